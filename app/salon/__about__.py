@@ -1,0 +1,3 @@
+"""The one place Salon's version is defined."""
+
+__version__ = "0.1.0"

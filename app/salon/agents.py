@@ -1,0 +1,359 @@
+"""Agent files: TOML personas parsed into immutable :class:`Agent` objects.
+
+Errors are reported as ``path:line: reason`` and never stop the other files from loading.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from salon.errors import AgentFileError, UnknownAgent
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+# key -> (accepted types, how the type is named in an error)
+_PERSONA_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "name": ((str,), "a string"),
+    "model": ((str,), "a string like \"ollama/llama3.2\""),
+    "system": ((str,), "a string"),
+    "show_streaming_message": ((bool,), "true or false"),
+    "stream": ((bool,), "true or false"),
+    "params": ((dict,), "a table"),
+}
+_AGENT_KEYS = {
+    **_PERSONA_KEYS,
+    "description": ((str,), "a string"),
+    "welcome": ((dict,), "a table"),
+    "steps": ((list,), "an array of tables ([[steps]])"),
+}
+_STEP_KEYS = {
+    **_PERSONA_KEYS,
+    "agent": ((str,), "an agent id"),
+    "sees_previous_steps": ((bool,), "true or false"),
+}
+_WELCOME_KEYS = {"title": ((str,), "a string"), "description": ((str,), "a string")}
+_PARAM_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "temperature": ((int, float), "a number"),
+    "top_p": ((int, float), "a number"),
+    "top_k": ((int,), "an integer"),
+    "min_p": ((int, float), "a number"),
+    "seed": ((int,), "an integer"),
+    "max_tokens": ((int,), "an integer"),
+    "num_ctx": ((int,), "an integer"),
+    "repeat_penalty": ((int, float), "a number"),
+    "presence_penalty": ((int, float), "a number"),
+    "frequency_penalty": ((int, float), "a number"),
+    "stop": ((list, str), "a string or a list of strings"),
+    "keep_alive": ((str, int), "a duration like \"5m\" or seconds"),
+    "think": ((bool, str), "true, false or \"low\"/\"medium\"/\"high\""),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    title: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One completion of a run: the persona that writes it and what it sees."""
+
+    agent_id: str
+    name: str
+    model: str
+    system: str | None = None
+    params: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    show_streaming_message: bool = True
+    stream: bool = True
+    sees_previous_steps: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    id: str
+    name: str
+    model: str
+    steps: tuple[Step, ...]
+    description: str = ""
+    system: str | None = None
+    params: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    show_streaming_message: bool = True
+    stream: bool = True
+    welcome: Welcome | None = None
+    path: Path | None = None
+
+    def with_model(self, model: str) -> Agent:
+        """The same agent with every step sent to ``model`` (a call-level ``--model``)."""
+        return replace(self, model=model, steps=tuple(replace(s, model=model) for s in self.steps))
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(step.model for step in self.steps))
+
+
+@dataclass(slots=True)
+class AgentCatalog:
+    """Every agent that loaded, plus the errors of those that did not."""
+
+    agents: dict[str, Agent] = field(default_factory=dict)
+    errors: list[AgentFileError] = field(default_factory=list)
+    overridden: dict[str, Path] = field(default_factory=dict)
+
+    def get(self, agent_id: str) -> Agent:
+        try:
+            return self.agents[agent_id]
+        except KeyError:
+            raise UnknownAgent(agent_id, list(self.agents)) from None
+
+    def __iter__(self) -> Iterable[Agent]:  # type: ignore[override]
+        return iter(sorted(self.agents.values(), key=lambda a: a.id))
+
+    def __len__(self) -> int:
+        return len(self.agents)
+
+
+class _Lines:
+    """Finds the line of a key in a TOML file, since tomllib keeps no positions."""
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+    _KEY = re.compile(r"^\s*(\"[^\"]+\"|'[^']+'|[A-Za-z0-9_-]+)\s*=")
+
+    def __init__(self, source: str) -> None:
+        self.keys: dict[tuple[Any, ...], int] = {}
+        self.tables: dict[tuple[Any, ...], int] = {}
+        table: tuple[Any, ...] = ()
+        arrays: dict[str, int] = {}
+        for number, line in enumerate(source.splitlines(), start=1):
+            if header := self._HEADER.match(line):
+                brackets, name = header.groups()
+                parts = name.split(".")
+                if brackets == "[[":
+                    arrays[name] = arrays.get(name, -1) + 1
+                    table = (*parts, arrays[name])
+                elif parts[0] in arrays:
+                    table = (parts[0], arrays[parts[0]], *parts[1:])
+                else:
+                    table = tuple(parts)
+                self.tables.setdefault(table, number)
+            elif key := self._KEY.match(line):
+                self.keys.setdefault((*table, key.group(1).strip("\"'")), number)
+
+    def of(self, *path: Any) -> int:
+        """The line of ``path``, or of the nearest enclosing key or table that has one."""
+        while path:
+            if path in self.keys:
+                return self.keys[path]
+            if path in self.tables:
+                return self.tables[path]
+            path = path[:-1]
+        return 1
+
+
+@dataclass(slots=True)
+class _Raw:
+    id: str
+    path: Path
+    data: dict[str, Any]
+    lines: _Lines
+
+
+def parse_file(path: Path) -> _Raw:
+    """Read and check one agent file's keys and types (references to other agents are checked later)."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AgentFileError(path, None, f"cannot read: {exc}") from exc
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise AgentFileError(path, int(match.group(1)) if match else None, f"invalid TOML: {reason}") from exc
+    lines = _Lines(source)
+    _check(data, _AGENT_KEYS, path, lines, ())
+    if "params" in data:
+        _check_params(data["params"], path, lines, ("params",))
+    if "welcome" in data:
+        _check(data["welcome"], _WELCOME_KEYS, path, lines, ("welcome",))
+        if "title" not in data["welcome"]:
+            raise AgentFileError(path, lines.of("welcome"), "[welcome] needs a title")
+    for index, step in enumerate(data.get("steps", [])):
+        where = ("steps", index)
+        if not isinstance(step, dict):
+            raise AgentFileError(path, lines.of("steps"), "each entry of steps must be a table ([[steps]])")
+        _check(step, _STEP_KEYS, path, lines, where)
+        if "params" in step:
+            _check_params(step["params"], path, lines, (*where, "params"))
+    if "model" not in data and not data.get("steps"):
+        raise AgentFileError(path, 1, "missing 'model' (for example model = \"ollama/llama3.2\")")
+    return _Raw(path.stem, path, data, lines)
+
+
+def _check(table: dict[str, Any], allowed: dict[str, tuple[tuple[type, ...], str]], path: Path,
+           lines: _Lines, where: tuple[Any, ...]) -> None:
+    for key, value in table.items():
+        if key not in allowed:
+            label = _label(where, key)
+            raise AgentFileError(path, lines.of(*where, key),
+                                 f"unknown key '{label}' (expected one of: {', '.join(allowed)})")
+        types, described = allowed[key]
+        if not _is(value, types):
+            raise AgentFileError(path, lines.of(*where, key),
+                                 f"'{_label(where, key)}' should be {described}, not {_show(value)}")
+
+
+def _check_params(params: dict[str, Any], path: Path, lines: _Lines, where: tuple[Any, ...]) -> None:
+    for key, value in params.items():
+        expected = _PARAM_TYPES.get(key)
+        # Unknown params pass through: providers accept options Salon has never heard of.
+        if expected and not _is(value, expected[0]):
+            raise AgentFileError(path, lines.of(*where, key),
+                                 f"'{_label(where, key)}' should be {expected[1]}, not {_show(value)}")
+
+
+def _is(value: Any, types: tuple[type, ...]) -> bool:
+    # bool is an int in Python; a TOML `true` is never a valid number here.
+    if isinstance(value, bool) and bool not in types:
+        return False
+    return isinstance(value, types)
+
+
+def _label(where: tuple[Any, ...], key: str) -> str:
+    parts = [f"{p}[{where[i + 1] + 1}]" if p == "steps" else str(p) for i, p in enumerate(where)
+             if not isinstance(p, int)]
+    return ".".join([*parts, key])
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _persona(fields: Mapping[str, Any], base: Step) -> Step:
+    params = dict(base.params)
+    params.update(fields.get("params", {}))
+    return Step(
+        agent_id=base.agent_id,
+        name=fields.get("name", base.name),
+        model=fields.get("model", base.model),
+        system=fields.get("system", base.system),
+        params=MappingProxyType(params),
+        show_streaming_message=fields.get("show_streaming_message", base.show_streaming_message),
+        stream=fields.get("stream", base.stream),
+        sees_previous_steps=fields.get("sees_previous_steps", base.sees_previous_steps),
+    )
+
+
+class _Resolver:
+    def __init__(self, raws: dict[str, _Raw]) -> None:
+        self.raws = raws
+        self.done: dict[str, Agent] = {}
+        self.failed: dict[str, AgentFileError] = {}
+
+    def resolve(self, agent_id: str, chain: tuple[str, ...] = ()) -> Agent:
+        if agent_id in self.done:
+            return self.done[agent_id]
+        if agent_id in self.failed:
+            raise self.failed[agent_id]
+        try:
+            agent = self._build(agent_id, chain)
+        except AgentFileError as error:
+            self.failed[agent_id] = error
+            raise
+        self.done[agent_id] = agent
+        return agent
+
+    def _build(self, agent_id: str, chain: tuple[str, ...]) -> Agent:
+        raw = self.raws[agent_id]
+        data = raw.data
+        top = _persona(data, Step(agent_id=agent_id, name=agent_id.replace("_", " ").title(),
+                                  model=data.get("model", "")))
+        steps: list[Step] = []
+        for index, fields in enumerate(data.get("steps", [])):
+            if ref := fields.get("agent"):
+                line = raw.lines.of("steps", index, "agent")
+                if ref in (*chain, agent_id):
+                    cycle = " → ".join((*chain, agent_id, ref))
+                    raise AgentFileError(raw.path, line, f"steps[{index + 1}] makes a cycle: {cycle}")
+                if ref not in self.raws:
+                    raise AgentFileError(raw.path, line, f"steps[{index + 1}] names agent '{ref}', which does "
+                                                         "not exist")
+                try:
+                    referenced = self.resolve(ref, (*chain, agent_id))
+                except AgentFileError:
+                    raise AgentFileError(raw.path, line, f"steps[{index + 1}] names agent '{ref}', which "
+                                                         "failed to load") from None
+                for inner in referenced.steps:
+                    steps.append(_persona(fields, replace(inner, sees_previous_steps=True)))
+            else:
+                steps.append(_persona(fields, replace(top, sees_previous_steps=True)))
+        if not steps:
+            steps.append(top)
+        for index, step in enumerate(steps):
+            if not step.model:
+                raise AgentFileError(raw.path, raw.lines.of("steps", index),
+                                     f"steps[{index + 1}] has no model and the agent sets none")
+        welcome = data.get("welcome")
+        agent = Agent(
+            id=agent_id,
+            name=top.name,
+            model=top.model or steps[0].model,
+            steps=tuple(steps),
+            description=data.get("description", ""),
+            system=top.system,
+            params=top.params,
+            show_streaming_message=top.show_streaming_message,
+            stream=top.stream,
+            welcome=Welcome(welcome["title"], welcome.get("description", "")) if welcome else None,
+            path=raw.path,
+        )
+        return agent
+
+
+def load_agents(directories: Sequence[Path]) -> AgentCatalog:
+    """Load every ``*.toml`` in ``directories`` (or the files named); a later one's agent overrides an earlier's."""
+    catalog = AgentCatalog()
+    layers: list[dict[str, _Raw]] = []
+    for directory in map(Path, directories):
+        layer: dict[str, _Raw] = {}
+        files = sorted(directory.glob("*.toml")) if directory.is_dir() else [directory] if directory.exists() else []
+        for path in files:
+            try:
+                layer[path.stem] = parse_file(path)
+            except AgentFileError as error:
+                catalog.errors.append(error)
+        layers.append(layer)
+    raws: dict[str, _Raw] = {}
+    for layer in layers:
+        for agent_id, raw in layer.items():
+            if agent_id in raws:
+                catalog.overridden[agent_id] = raws[agent_id].path
+            raws[agent_id] = raw
+    resolver = _Resolver(raws)
+    for agent_id in sorted(raws):
+        try:
+            catalog.agents[agent_id] = resolver.resolve(agent_id)
+        except AgentFileError:
+            pass
+    catalog.errors.extend(resolver.failed[agent_id] for agent_id in sorted(resolver.failed))
+    return catalog
+
+
+def default_directories() -> list[Path]:
+    from salon import locations
+
+    return [locations.bundled_agents_dir(), locations.user_agents_dir()]

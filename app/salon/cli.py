@@ -1,0 +1,113 @@
+"""The ``salon`` command: the TUI by default, and pipe-friendly subcommands beside it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from salon.__about__ import __version__
+from salon.errors import SalonError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="salon",
+        description="Chat with the language models on your own machine. With no command, opens the chat app.",
+        epilog="Agents live in <config dir>/agents/*.toml; `salon agents list` shows them. Ollama is found at "
+               "OLLAMA_HOST or [ollama] host in config.toml (default http://127.0.0.1:11434).",
+    )
+    parser.add_argument("--version", action="version", version=f"salon {__version__}")
+    _add_common(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="send one prompt and print the reply (reads stdin if no prompt)",
+                              description="Send one prompt to an agent and print its reply. Reads the prompt "
+                                          "from standard input when none is given.")
+    _add_common(ask)
+    ask.add_argument("prompt", nargs="*", help="the prompt; standard input when omitted")
+    ask.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                     help="--stream prints text as it arrives; --no-stream asks the provider for the whole reply "
+                          "at once (default: the agent's own setting, final text printed)")
+    ask.add_argument("--thinking", action="store_true", help="print the model's thinking to standard error")
+    ask.add_argument("--usage", action="store_true", help="print tokens and timing to standard error")
+
+    agents = commands.add_parser("agents", help="list, show or validate agent files")
+    agent_commands = agents.add_subparsers(dest="agents_command", metavar="ACTION", required=True)
+    agent_commands.add_parser("list", help="the agents Salon can run")
+    show = agent_commands.add_parser("show", help="one agent's settings and steps")
+    show.add_argument("agent_id")
+    validate = agent_commands.add_parser("validate", help="check agent files; prints path:line: reason")
+    validate.add_argument("paths", nargs="*", type=Path, help="files or folders (default: every agent folder)")
+
+    commands.add_parser("models", help="the models the Ollama host offers")
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    # On the top level and on subcommands alike, so `salon --agent x ask` and `salon ask --agent x` both work.
+    default = argparse.SUPPRESS
+    parser.add_argument("--agent", "-a", metavar="ID", default=default, help="the agent to run (an agent id)")
+    parser.add_argument("--model", "-m", metavar="REF", default=default,
+                        help="override the agent's model, e.g. ollama/qwen3 or openai/gpt-4o-mini")
+    parser.add_argument("--data-dir", metavar="DIR", type=Path, default=default,
+                        help="where conversations are kept (default: the platform's data folder)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for name in ("agent", "model", "data_dir"):
+        args.__dict__.setdefault(name, None)
+    try:
+        match args.command:
+            case None:
+                return _tui(args)
+            case "ask":
+                from salon.ask import ask_command
+
+                return asyncio.run(ask_command(args))
+            case "agents":
+                from salon import agent_commands
+
+                return agent_commands.run(args)
+            case "models":
+                return asyncio.run(_models())
+    except SalonError as error:
+        print(f"salon: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return EXIT_USAGE
+
+
+def _tui(args: argparse.Namespace) -> int:
+    from salon.tui.app import launch
+
+    return launch(agent_id=args.agent, model=args.model, data_dir=args.data_dir)
+
+
+async def _models() -> int:
+    from salon.config import load_config
+    from salon.providers import Providers
+
+    providers = Providers(load_config())
+    try:
+        models = await providers.ollama().list_models()
+    finally:
+        await providers.aclose()
+    for model in models:
+        size = f"{model.size / 1e9:.1f} GB" if model.size else ""
+        print(f"{model.ref:<40} {model.details:<16} {size}".rstrip())
+    if not models:
+        print("no models yet: download one with `ollama pull llama3.2`", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

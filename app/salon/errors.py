@@ -1,0 +1,108 @@
+"""Salon's error types: each carries a message a user can act on, shown once where it is caught."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SalonError(Exception):
+    """Base of every error Salon reports to a user; ``str(error)`` is the whole message."""
+
+
+class AgentFileError(SalonError):
+    """An agent file that cannot be loaded, located as ``path:line: reason``."""
+
+    def __init__(self, path: Path | str, line: int | None, reason: str) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.reason = reason
+        where = f"{self.path}:{line}" if line else str(self.path)
+        super().__init__(f"{where}: {reason}")
+
+
+class ConfigError(SalonError):
+    """A settings file that cannot be read; Salon falls back to defaults for what it could not read."""
+
+
+class UnknownAgent(SalonError):
+    def __init__(self, agent_id: str, known: list[str]) -> None:
+        self.agent_id = agent_id
+        hint = f" Known agents: {', '.join(sorted(known))}." if known else ""
+        super().__init__(f"no agent named '{agent_id}'.{hint} See `salon agents list`.")
+
+
+class ProviderError(SalonError):
+    """A completion that failed at the provider; ``retryable`` says whether trying again may help."""
+
+    retryable = False
+
+
+class ServerUnreachable(ProviderError):
+    retryable = True
+
+    def __init__(self, host: str, detail: str = "") -> None:
+        self.host = host
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"cannot reach Ollama at {host}{extra}. Start it with `ollama serve`, "
+            "or point Salon elsewhere with OLLAMA_HOST or [ollama] host in config.toml."
+        )
+
+
+class ModelNotFound(ProviderError):
+    def __init__(self, model: str, detail: str = "", pull_hint: bool = True) -> None:
+        self.model = model
+        hint = f" Download it with `ollama pull {model}`." if pull_hint else ""
+        super().__init__(f"model '{model}' not found{': ' + detail if detail else ''}.{hint}")
+
+
+class ThinkingUnsupported(ProviderError):
+    def __init__(self, model: str) -> None:
+        self.model = model
+        super().__init__(
+            f"model '{model}' does not support thinking; remove `think` from the agent's [params]."
+        )
+
+
+class ServerBusy(ProviderError):
+    retryable = True
+
+
+class StreamInterrupted(ProviderError):
+    """The server stopped mid-reply: an error line, a dropped connection or garbage on the wire."""
+
+    retryable = True
+
+
+class StreamStalled(ProviderError):
+    retryable = True
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(
+            f"no data from the server for {seconds:g} s; the reply was stopped. "
+            "Raise the read timeout ([ollama] read_timeout in config.toml) for slow models."
+        )
+
+
+class AuthError(ProviderError):
+    pass
+
+
+class MissingKey(AuthError):
+    def __init__(self, variables: list[str], model: str) -> None:
+        self.variables = variables
+        names = " or ".join(variables) if variables else "the provider's API key"
+        super().__init__(f"{model} needs an API key: set {names} (or api_key_env in config.toml).")
+
+
+class RateLimited(ProviderError):
+    retryable = True
+
+
+class ContextTooLong(ProviderError):
+    pass
+
+
+class BadRequest(ProviderError):
+    pass

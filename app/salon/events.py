@@ -1,0 +1,139 @@
+"""The events of one run, the only thing the faces of Salon share with the runner.
+
+Names follow the OpenAI Assistants streaming events so an HTTP face can send them unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from salon.reply import Reply
+
+MessageStatus = Literal["streaming", "complete", "interrupted", "failed"]
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class RunCreated:
+    run_id: str
+    agent_id: str
+    agent_name: str
+    steps: int
+    created_at: float = field(default_factory=_now)
+
+    name = "thread.run.created"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCreated:
+    run_id: str
+    message_id: str
+    step: int
+    agent_id: str
+    agent_name: str
+    model: str
+    show_streaming_message: bool
+    created_at: float = field(default_factory=_now)
+
+    name = "thread.message.created"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDelta:
+    run_id: str
+    message_id: str
+    text: str = ""
+    thinking: str = ""
+
+    name = "thread.message.delta"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCompleted:
+    """The end of one message: ``reply`` holds the final (or, if not complete, the partial) text."""
+
+    run_id: str
+    message_id: str
+    step: int
+    agent_id: str
+    agent_name: str
+    reply: Reply
+    status: MessageStatus = "complete"
+    error: str | None = None
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "thread.message.completed" if self.status == "complete" else "thread.message.incomplete"
+
+
+@dataclass(frozen=True, slots=True)
+class RunCompleted:
+    run_id: str
+
+    name = "thread.run.completed"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFailed:
+    run_id: str
+    error: str
+    error_type: str
+    retryable: bool = False
+
+    name = "thread.run.failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RunCancelled:
+    run_id: str
+
+    name = "thread.run.cancelled"
+
+
+Event = RunCreated | MessageCreated | MessageDelta | MessageCompleted | RunCompleted | RunFailed | RunCancelled
+RunEnd = RunCompleted | RunFailed | RunCancelled
+
+
+def to_openai(event: Event) -> dict[str, Any]:
+    """The event as the ``data`` object of an OpenAI Assistants stream event."""
+    match event:
+        case RunCreated():
+            return {"id": event.run_id, "object": "thread.run", "status": "queued",
+                    "assistant_id": event.agent_id, "created_at": int(event.created_at)}
+        case MessageCreated():
+            return {"id": event.message_id, "object": "thread.message", "run_id": event.run_id,
+                    "assistant_id": event.agent_id, "role": "assistant", "status": "in_progress",
+                    "content": [], "created_at": int(event.created_at),
+                    "metadata": {"model": event.model, "agent_name": event.agent_name}}
+        case MessageDelta():
+            content = []
+            if event.text:
+                content.append({"index": 0, "type": "text", "text": {"value": event.text}})
+            if event.thinking:
+                content.append({"index": 1, "type": "thinking", "thinking": {"value": event.thinking}})
+            return {"id": event.message_id, "object": "thread.message.delta", "delta": {"content": content}}
+        case MessageCompleted():
+            reply = event.reply
+            data: dict[str, Any] = {
+                "id": event.message_id, "object": "thread.message", "run_id": event.run_id,
+                "assistant_id": event.agent_id, "role": "assistant",
+                "status": "completed" if event.status == "complete" else "incomplete",
+                "content": [{"type": "text", "text": {"value": reply.text, "annotations": []}}],
+                "metadata": reply.metadata(),
+            }
+            if event.status != "complete":
+                data["incomplete_details"] = {"reason": event.status, "error": event.error}
+            return data
+        case RunCompleted():
+            return {"id": event.run_id, "object": "thread.run", "status": "completed"}
+        case RunFailed():
+            return {"id": event.run_id, "object": "thread.run", "status": "failed",
+                    "last_error": {"code": event.error_type, "message": event.error}}
+        case RunCancelled():
+            return {"id": event.run_id, "object": "thread.run", "status": "cancelled"}
+    raise TypeError(f"not an event: {event!r}")

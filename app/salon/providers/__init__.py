@@ -1,0 +1,55 @@
+"""Which provider serves a model reference: ``ollama/…`` the native client, anything else litellm."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from salon.config import Config
+from salon.providers.base import ChatMessage, CompletionRequest, ModelInfo, Provider
+
+if TYPE_CHECKING:
+    from salon.providers.ollama import OllamaProvider
+
+__all__ = ["ChatMessage", "CompletionRequest", "ModelInfo", "Provider", "Providers", "is_ollama", "split_ref"]
+
+
+def is_ollama(ref: str) -> bool:
+    return ref.startswith("ollama/") or ref.startswith("ollama_chat/")
+
+
+def split_ref(ref: str) -> str:
+    """The provider's own name for a model: ``ollama/llama3.2`` → ``llama3.2``; cloud refs stay whole."""
+    return ref.split("/", 1)[1] if is_ollama(ref) else ref
+
+
+class Providers:
+    """Opens each provider once per session and closes them together; cloud code loads only when asked for."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._ollama: OllamaProvider | None = None
+        self._cloud: Provider | None = None
+
+    def for_model(self, ref: str) -> Provider:
+        return self.ollama() if is_ollama(ref) else self.cloud()
+
+    def ollama(self) -> OllamaProvider:
+        if self._ollama is None:
+            from salon.providers.ollama import OllamaProvider
+
+            self._ollama = OllamaProvider(self.config.resolved_ollama_host(), self.config.connect_timeout,
+                                          self.config.read_timeout)
+        return self._ollama
+
+    def cloud(self) -> Provider:
+        if self._cloud is None:
+            from salon.providers.cloud import CloudProvider
+
+            self._cloud = CloudProvider(self.config)
+        return self._cloud
+
+    async def aclose(self) -> None:
+        for provider in (self._ollama, self._cloud):
+            if provider is not None:
+                await provider.aclose()
+        self._ollama = self._cloud = None

@@ -1,0 +1,204 @@
+"""Ollama through its official client and native ``/api/chat`` (not the ``/v1`` compatibility layer)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+import ollama
+
+from salon.errors import (
+    BadRequest,
+    ModelNotFound,
+    ProviderError,
+    ServerBusy,
+    ServerUnreachable,
+    StreamInterrupted,
+    StreamStalled,
+    ThinkingUnsupported,
+)
+from salon.providers.base import CompletionRequest, ModelInfo
+from salon.reply import Chunk, Usage
+
+PREFIX = "ollama/"
+
+# Salon's parameter names (OpenAI's, so one agent file suits every provider) to Ollama's option names.
+_OPTION_NAMES = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "seed": "seed",
+    "stop": "stop",
+    "max_tokens": "num_predict",
+    "num_predict": "num_predict",
+    "num_ctx": "num_ctx",
+    "repeat_penalty": "repeat_penalty",
+    "repeat_last_n": "repeat_last_n",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+    "num_gpu": "num_gpu",
+    "num_thread": "num_thread",
+    "mirostat": "mirostat",
+    "mirostat_tau": "mirostat_tau",
+    "mirostat_eta": "mirostat_eta",
+    "typical_p": "typical_p",
+}
+
+
+def ollama_options(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``options`` object of a chat request; keys Ollama does not know are left out."""
+    options = {_OPTION_NAMES[key]: value for key, value in params.items() if key in _OPTION_NAMES}
+    if isinstance(options.get("stop"), str):
+        options["stop"] = [options["stop"]]
+    return options
+
+
+class OllamaProvider:
+    """Completions from an Ollama server; every failure leaves as a :class:`ProviderError`."""
+
+    label = "ollama"
+
+    def __init__(self, host: str, connect_timeout: float = 5.0, read_timeout: float = 120.0) -> None:
+        self.host = host
+        self.read_timeout = read_timeout
+        timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=connect_timeout,
+                                pool=connect_timeout)
+        self._client = ollama.AsyncClient(host=host, timeout=timeout)
+        self._capabilities: dict[str, tuple[str, ...]] = {}
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        params = dict(request.params)
+        kwargs: dict[str, Any] = {"options": ollama_options(params) or None}
+        if "keep_alive" in params:
+            kwargs["keep_alive"] = params["keep_alive"]
+        if "think" in params:
+            kwargs["think"] = await self._think_argument(request.model, params["think"])
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        with self._errors(request.model):
+            if not request.stream:
+                response = await self._client.chat(request.model, messages, stream=False, **kwargs)
+                yield self._chunk(response)
+                return
+            parts = await self._client.chat(request.model, messages, stream=True, **kwargs)
+            try:
+                async for part in parts:
+                    yield self._chunk(part)
+            finally:
+                await parts.aclose()
+
+    async def _think_argument(self, model: str, wanted: Any) -> Any:
+        # Ollama rejects `think` for models without the capability, and turns thinking on when it is omitted for
+        # models with it; so send it only where the model has it, and say so clearly where the agent wants it.
+        if "thinking" in await self.capabilities(model):
+            return wanted
+        if wanted:
+            raise ThinkingUnsupported(model)
+        return None
+
+    async def capabilities(self, model: str) -> tuple[str, ...]:
+        if model not in self._capabilities:
+            with self._errors(model):
+                shown = await self._client.show(model)
+            self._capabilities[model] = tuple(shown.capabilities or ())
+        return self._capabilities[model]
+
+    async def list_models(self) -> list[ModelInfo]:
+        with self._errors(""):
+            listed = await self._client.list()
+        models = []
+        for model in listed.models:
+            details = model.details
+            summary = " ".join(
+                part for part in (details and details.parameter_size, details and details.quantization_level) if part
+            )
+            models.append(ModelInfo(ref=PREFIX + (model.model or ""), name=model.model or "", size=model.size,
+                                    details=summary))
+        return models
+
+    async def pull(self, model: str) -> AsyncIterator[tuple[str, int | None, int | None]]:
+        """Download ``model``, yielding (status, completed bytes, total bytes) as Ollama reports them."""
+        with self._errors(model):
+            progress = await self._client.pull(model, stream=True)
+            async for update in progress:
+                yield update.status or "", update.completed, update.total
+
+    def _chunk(self, part: ollama.ChatResponse) -> Chunk:
+        message = part.message
+        if not part.done:
+            return Chunk(text=message.content or "", thinking=message.thinking or "")
+        usage = None
+        if part.eval_count is not None or part.prompt_eval_count is not None:
+            usage = Usage(input_tokens=part.prompt_eval_count, output_tokens=part.eval_count)
+        return Chunk(
+            text=message.content or "",
+            thinking=message.thinking or "",
+            finish_reason=part.done_reason or "stop",
+            usage=usage,
+            eval_seconds=part.eval_duration / 1e9 if part.eval_duration else None,
+            model=PREFIX + part.model if part.model else None,
+        )
+
+    def _errors(self, model: str) -> _ErrorMapper:
+        return _ErrorMapper(self, model)
+
+
+class _ErrorMapper:
+    """Turns what the ollama client and httpx raise into Salon's errors, with the host and model named."""
+
+    def __init__(self, provider: OllamaProvider, model: str) -> None:
+        self.provider = provider
+        self.model = model
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> bool:
+        if error is None or isinstance(error, ProviderError | GeneratorExit) or not isinstance(error, Exception):
+            return False
+        raise self.translate(error) from error
+
+    def translate(self, error: Exception) -> ProviderError:
+        host = self.provider.host
+        match error:
+            case ollama.ResponseError(status_code=-1):
+                return StreamInterrupted(f"Ollama stopped the reply: {error.error}")
+            case ollama.ResponseError(status_code=404):
+                return ModelNotFound(self.model, "" if "not found" in error.error else error.error)
+            case ollama.ResponseError(status_code=400) if "thinking" in error.error:
+                return ThinkingUnsupported(self.model)
+            case ollama.ResponseError(status_code=503 | 429):
+                return ServerBusy(f"Ollama at {host} is busy ({error.status_code}: {error.error}); try again "
+                                  "shortly.")
+            case ollama.ResponseError(status_code=code) if code >= 500:
+                busy = ServerBusy(f"Ollama at {host} failed ({code}): {error.error}")
+                return busy
+            case ollama.ResponseError():
+                return BadRequest(f"Ollama refused the request ({error.status_code}): {error.error}")
+            case httpx.ConnectTimeout():
+                return ServerUnreachable(host, "timed out connecting")
+            case httpx.ConnectError() | ConnectionError():
+                return ServerUnreachable(host, _reason(error))
+            case httpx.ReadTimeout():
+                return StreamStalled(self.provider.read_timeout)
+            case httpx.RemoteProtocolError() | httpx.ReadError():
+                return StreamInterrupted(f"the connection to Ollama at {host} was cut mid-reply ({_reason(error)})")
+            case json.JSONDecodeError() | ValueError():
+                return StreamInterrupted(f"Ollama at {host} sent something that is not Ollama's API: {error}")
+            case httpx.HTTPError():
+                return StreamInterrupted(f"talking to Ollama at {host} failed: {_reason(error)}")
+        return ProviderError(f"unexpected error from Ollama at {host}: {error!r}")
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip()
+    if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        return "the host name does not resolve"
+    if any(sign in text for sign in ("Connection refused", "All connection attempts failed", "Connect call failed")):
+        return "connection refused"
+    return text or type(error).__name__

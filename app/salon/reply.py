@@ -1,0 +1,144 @@
+"""Accumulate one streamed completion into a final :class:`Reply`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts; ``estimated`` is true when the provider sent none and they were guessed."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    estimated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One piece of a completion as a provider yields it.
+
+    The last chunk of a completion usually carries ``finish_reason`` and ``usage``; Ollama also reports how long
+    generation took on the server (``eval_seconds``), which gives an honest tok/s.
+    """
+
+    text: str = ""
+    thinking: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    eval_seconds: float | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A finished (or, when cut short, partial) completion."""
+
+    text: str = ""
+    thinking: str = ""
+    model: str = ""
+    chunks: int = 0
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    time_to_first_token: float | None = None
+    duration: float = 0.0
+    tokens_per_second: float | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """Usage and timing, as exports and the HTTP face show them."""
+        return {
+            "model": self.model,
+            "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens,
+            "usage_estimated": self.usage.estimated,
+            "finish_reason": self.finish_reason,
+            "time_to_first_token": self.time_to_first_token,
+            "duration": self.duration,
+            "tokens_per_second": self.tokens_per_second,
+            "chunks": self.chunks,
+        }
+
+
+class ReplyBuilder:
+    """Collects chunks as they stream; :meth:`freeze` gives the :class:`Reply` at any moment."""
+
+    __slots__ = ("_clock", "_eval_seconds", "_finish_reason", "_first_token_at", "_model", "_started",
+                 "_text", "_thinking", "_usage", "chunks")
+
+    def __init__(self, model: str = "", clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._started = clock()
+        self._first_token_at: float | None = None
+        self._text: list[str] = []
+        self._thinking: list[str] = []
+        self._model = model
+        self._usage: Usage | None = None
+        self._finish_reason: str | None = None
+        self._eval_seconds: float | None = None
+        self.chunks = 0
+
+    def add(self, chunk: Chunk) -> None:
+        if chunk.text or chunk.thinking:
+            self.chunks += 1
+            if self._first_token_at is None:
+                self._first_token_at = self._clock()
+            if chunk.text:
+                self._text.append(chunk.text)
+            if chunk.thinking:
+                self._thinking.append(chunk.thinking)
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        if chunk.finish_reason is not None:
+            self._finish_reason = chunk.finish_reason
+        if chunk.eval_seconds is not None:
+            self._eval_seconds = chunk.eval_seconds
+        if chunk.model:
+            self._model = chunk.model
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text)
+
+    @property
+    def thinking(self) -> str:
+        return "".join(self._thinking)
+
+    def elapsed(self) -> float:
+        return self._clock() - self._started
+
+    def live_rate(self) -> float | None:
+        """Chunks per second since the first one: the live figure while tokens arrive."""
+        if self._first_token_at is None or self.chunks < 2:
+            return None
+        span = self._clock() - self._first_token_at
+        return self.chunks / span if span > 0 else None
+
+    def freeze(self) -> Reply:
+        duration = self.elapsed()
+        ttft = None if self._first_token_at is None else self._first_token_at - self._started
+        usage = self._usage or Usage()
+        return Reply(
+            text=self.text,
+            thinking=self.thinking,
+            model=self._model,
+            chunks=self.chunks,
+            usage=usage,
+            finish_reason=self._finish_reason,
+            time_to_first_token=ttft,
+            duration=duration,
+            tokens_per_second=self._tokens_per_second(usage, duration, ttft),
+        )
+
+    def _tokens_per_second(self, usage: Usage, duration: float, ttft: float | None) -> float | None:
+        tokens = usage.output_tokens if usage.output_tokens is not None else None
+        # The server's own generation time excludes network and model loading, so it is the honest figure.
+        if tokens and self._eval_seconds:
+            return tokens / self._eval_seconds
+        generating = duration - (ttft or 0.0)
+        count = tokens if tokens is not None else self.chunks
+        if count and generating > 0:
+            return count / generating
+        return None
