@@ -1,0 +1,72 @@
+"""Fixtures shared by the whole suite: isolated folders, the Ollama test server, a Salon session on it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from salon.config import Config
+from tests.servers.ollama import OllamaServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Variables that would let a test reach a real server or a real account.
+_LEAKY_ENV = ("OLLAMA_HOST", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY",
+              "OPENROUTER_API_KEY", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own config and data folders and no ambient hosts or keys."""
+    config_dir = tmp_path / "config"
+    data_dir = tmp_path / "data"
+    config_dir.mkdir()
+    data_dir.mkdir()
+    monkeypatch.setenv("SALON_CONFIG_DIR", str(config_dir))
+    monkeypatch.setenv("SALON_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+    for name in _LEAKY_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def config_dir(isolated_home: Path) -> Path:
+    return isolated_home / "config"
+
+
+@pytest.fixture
+def data_dir(isolated_home: Path) -> Path:
+    return isolated_home / "data"
+
+
+@pytest.fixture
+def ollama_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
+    """A live Ollama-speaking server on a random loopback port, named by ``OLLAMA_HOST``."""
+    with OllamaServer() as server:
+        monkeypatch.setenv("OLLAMA_HOST", server.host)
+        yield server
+
+
+@pytest.fixture
+def config(ollama_server: OllamaServer) -> Config:
+    return Config(ollama_host=ollama_server.host, read_timeout=5.0)
+
+
+def salon_env(**extra: str) -> dict[str, str]:
+    """The environment for a ``salon`` subprocess: this test's folders and host, nothing of the developer's."""
+    env = {k: v for k, v in os.environ.items() if k not in _LEAKY_ENV or k == "OLLAMA_HOST"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "app"), str(ROOT)])
+    env.update(extra)
+    return env
+
+
+def run_salon(*args: str, input: str | None = None, timeout: float = 30, **env: str) -> subprocess.CompletedProcess:
+    """Run the real ``salon`` command line in a subprocess and capture what it prints."""
+    return subprocess.run([sys.executable, "-m", "salon", *args], input=input, capture_output=True, text=True,
+                          timeout=timeout, env=salon_env(**env), cwd=ROOT)
