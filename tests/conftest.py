@@ -68,5 +68,6 @@ def salon_env(**extra: str) -> dict[str, str]:
 
 def run_salon(*args: str, input: str | None = None, timeout: float = 30, **env: str) -> subprocess.CompletedProcess:
     """Run the real ``salon`` command line in a subprocess and capture what it prints."""
-    return subprocess.run([sys.executable, "-m", "salon", *args], input=input, capture_output=True, text=True,
-                          timeout=timeout, env=salon_env(**env), cwd=ROOT)
+    stdin = None if input is not None else subprocess.DEVNULL
+    return subprocess.run([sys.executable, "-m", "salon", *args], input=input, stdin=stdin, capture_output=True,
+                          text=True, timeout=timeout, env=salon_env(**env), cwd=ROOT)

@@ -5,6 +5,7 @@ Errors are reported as ``path:line: reason`` and never stop the other files from
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -173,9 +174,7 @@ def parse_file(path: Path) -> _Raw:
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise AgentFileError(path, int(match.group(1)) if match else None, f"invalid TOML: {reason}") from exc
+        raise AgentFileError(path, _toml_error_line(exc, source), f"invalid TOML: {_toml_reason(exc)}") from exc
     lines = _Lines(source)
     _check(data, _AGENT_KEYS, path, lines, ())
     if "params" in data:
@@ -194,6 +193,17 @@ def parse_file(path: Path) -> _Raw:
     if "model" not in data and not data.get("steps"):
         raise AgentFileError(path, 1, "missing 'model' (for example model = \"ollama/llama3.2\")")
     return _Raw(path.stem, path, data, lines)
+
+
+def _toml_error_line(error: tomllib.TOMLDecodeError, source: str) -> int:
+    if match := re.search(r"line (\d+)", str(error)):
+        return int(match.group(1))
+    # "at end of document": an unterminated string or table ran off the end, so point at the last line.
+    return max(len(source.splitlines()), 1)
+
+
+def _toml_reason(error: tomllib.TOMLDecodeError) -> str:
+    return re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", str(error))
 
 
 def _check(table: dict[str, Any], allowed: dict[str, tuple[tuple[type, ...], str]], path: Path,
@@ -345,10 +355,8 @@ def load_agents(directories: Sequence[Path]) -> AgentCatalog:
             raws[agent_id] = raw
     resolver = _Resolver(raws)
     for agent_id in sorted(raws):
-        try:
+        with contextlib.suppress(AgentFileError):  # recorded in resolver.failed, reported below
             catalog.agents[agent_id] = resolver.resolve(agent_id)
-        except AgentFileError:
-            pass
     catalog.errors.extend(resolver.failed[agent_id] for agent_id in sorted(resolver.failed))
     return catalog
 

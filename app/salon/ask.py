@@ -12,19 +12,22 @@ from salon.api import Session
 from salon.errors import SalonError
 from salon.events import MessageCompleted, MessageCreated, MessageDelta, RunCancelled, RunCreated, RunFailed
 from salon.reply import Reply
+from salon.runner import Run
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
-    if args.prompt:
-        return " ".join(args.prompt)
+    """The prompt argument, standard input, or both (``git diff | salon ask "Review this"``)."""
+    given = " ".join(args.prompt)
+    piped = "" if stdin.isatty() else stdin.read().strip()
+    if given and piped:
+        return f"{given}\n\n{piped}"
+    if given or piped:
+        return given or piped
     if stdin.isatty():
         raise SalonError("no prompt: give one as an argument or pipe it in (echo 'hi' | salon ask)")
-    prompt = stdin.read().strip()
-    if not prompt:
-        raise SalonError("the prompt read from standard input is empty")
-    return prompt
+    raise SalonError("the prompt read from standard input is empty")
 
 
 def usage_line(name: str, reply: Reply) -> str:
@@ -54,7 +57,7 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
             loop.remove_signal_handler(signal.SIGINT)
 
 
-async def _print_run(run, args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:  # noqa: ANN001
+async def _print_run(run: Run, args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     live = bool(args.stream)
     labelled = False
     printed_any = False

@@ -1,0 +1,45 @@
+"""Salon as a Python library: the same events, a final Reply, or only the text."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import salon
+from salon.errors import ProviderError
+from salon.events import MessageCompleted, RunCompleted
+from tests.conftest import ROOT, salon_env
+from tests.servers.ollama import Scripted
+
+
+async def test_run_yields_the_event_stream(ollama_server):
+    ollama_server.script(Scripted(text="Know thyself."))
+    events = [event async for event in salon.run("socrates", "Advice?")]
+    assert isinstance(events[-1], RunCompleted)
+    assert [e.reply.text for e in events if isinstance(e, MessageCompleted)] == ["Know thyself."]
+
+
+async def test_ask_returns_the_final_reply_of_the_last_message(ollama_server):
+    ollama_server.script(Scripted(text="First."), Scripted(text="Second."))
+    reply = await salon.ask("socrates-then-plato", "Go.")
+    assert isinstance(reply, salon.Reply)
+    assert reply.text == "Second." and reply.usage.output_tokens == 1
+
+
+async def test_ask_raises_with_the_providers_message(ollama_server):
+    with pytest.raises(ProviderError, match="ollama pull nothing"):
+        await salon.ask("assistant", "hi", model="ollama/nothing")
+
+
+async def test_stream_text_yields_only_text(ollama_server):
+    ollama_server.script(Scripted(tokens=["a", "b", "c"], thinking="hidden"))
+    assert [t async for t in salon.stream_text("assistant", "hi")] == ["a", "b", "c"]
+
+
+def test_importing_salon_loads_nothing_heavy():
+    code = ("import sys, salon; heavy = [m for m in ('textual', 'ollama', 'httpx', 'litellm', 'sqlite3') "
+            "if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=salon_env(), cwd=ROOT)
+    assert out.stdout.strip() == "[]"

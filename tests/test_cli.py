@@ -1,0 +1,142 @@
+"""``salon ask`` and ``salon models`` as a user runs them: a real subprocess against the test server."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from tests.conftest import ROOT, run_salon, salon_env
+from tests.servers.ollama import Scripted
+
+
+def test_ask_prints_the_reply(ollama_server):
+    ollama_server.script(Scripted(text="What, then, is virtue to you?"))
+    result = run_salon("ask", "--agent", "socrates", "What is virtue?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "What, then, is virtue to you?\n"
+    assert result.stderr == ""
+    assert ollama_server.requests[0]["messages"][-1]["content"] == "What is virtue?"
+
+
+def test_ask_reads_the_prompt_from_stdin(ollama_server):
+    result = run_salon("ask", input="Summarise this file.\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "You said: Summarise this file.\n"
+
+
+def test_multi_step_agent_prints_each_message_under_its_persona(ollama_server):
+    ollama_server.script(Scripted(text="Is it?"), Scripted(text="It is."))
+    result = run_salon("ask", "-a", "socrates-then-plato", "Is the soul immortal?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "## Socrates\n\nIs it?\n\n## Plato\n\nIt is.\n"
+
+
+def test_stream_prints_text_while_the_server_is_still_sending(ollama_server):
+    words = [f"w{i} " for i in range(40)]
+    ollama_server.script(Scripted(tokens=words, rate=20))
+    process = subprocess.Popen([sys.executable, "-m", "salon", "ask", "--stream", "Count."],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=salon_env(), cwd=ROOT)
+    first = process.stdout.read(3)
+    first_seen = time.time()
+    rest, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert (first + rest).decode() == "".join(words) + "\n"
+    (finished,) = ollama_server.state.finished_at
+    assert first_seen < finished - 1.0, "the first words were printed long before the last was sent"
+
+
+def test_usage_goes_to_stderr_and_the_reply_alone_to_stdout(ollama_server):
+    ollama_server.script(Scripted(text="Brief."))
+    result = run_salon("ask", "--usage", "hi")
+    assert result.stdout == "Brief.\n"
+    assert "[Assistant · ollama/llama3.2 · 26 in / 1 out" in result.stderr
+
+
+def test_server_down_exits_fast_with_one_line_naming_the_host():
+    started = time.monotonic()
+    result = run_salon("ask", "--agent", "socrates", "What is virtue?", OLLAMA_HOST="127.0.0.1:9")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "http://127.0.0.1:9" in result.stderr and "ollama serve" in result.stderr
+    assert elapsed < 2.0
+
+
+def test_missing_model_tells_how_to_pull_it(ollama_server):
+    result = run_salon("ask", "--model", "ollama/gemma3", "hi")
+    assert result.returncode == 1
+    assert "`ollama pull gemma3`" in result.stderr
+
+
+def test_unknown_agent_is_an_error_naming_the_known_ones(ollama_server):
+    result = run_salon("ask", "--agent", "nobody", "hi")
+    assert result.returncode == 1
+    assert "no agent named 'nobody'" in result.stderr and "socrates" in result.stderr
+
+
+def test_failure_mid_stream_prints_the_partial_reply_and_exits_non_zero(ollama_server):
+    ollama_server.script(Scripted(text="one two three four", error_after=2, error="out of memory"))
+    result = run_salon("ask", "hi")
+    assert result.returncode == 1
+    assert result.stdout == "one two\n"
+    assert "out of memory" in result.stderr
+
+
+def test_ctrl_c_prints_the_partial_text_and_exits_130(ollama_server):
+    ollama_server.script(Scripted(tokens=[f"w{i} " for i in range(400)], rate=40))
+    process = subprocess.Popen([sys.executable, "-m", "salon", "ask", "--stream", "Go on."],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=salon_env(), cwd=ROOT)
+    seen = process.stdout.read(12)
+    process.send_signal(signal.SIGINT)
+    rest, err = process.communicate(timeout=10)
+    assert process.returncode == 130
+    text = (seen + rest).decode()
+    assert text.startswith("w0 w1 w2 ") and text.endswith("\n")
+    assert len(text.split()) < 400
+    assert "interrupted" in err.decode()
+
+
+def test_ctrl_c_without_stream_still_prints_what_arrived(ollama_server):
+    ollama_server.script(Scripted(tokens=[f"w{i} " for i in range(400)], rate=40))
+    process = subprocess.Popen([sys.executable, "-m", "salon", "ask", "Go on."],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=salon_env(), cwd=ROOT)
+    deadline = time.time() + 10
+    while not ollama_server.requests and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=10)
+    assert process.returncode == 130
+    assert out.decode().startswith("w0 w1 ")
+
+
+def test_models_lists_the_hosts_models(ollama_server):
+    result = run_salon("models")
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[0].startswith("ollama/llama3.2:latest")
+    assert "3.2B Q4_K_M" in result.stdout
+
+
+def test_version_and_help():
+    assert run_salon("--version").stdout.startswith("salon ")
+    help_text = run_salon("--help").stdout
+    for command in ("ask", "agents", "models"):
+        assert command in help_text
+
+
+def test_prompt_argument_and_piped_input_make_one_prompt(ollama_server):
+    result = run_salon("ask", "Review this change", input="- old\n+ new\n")
+    assert result.returncode == 0, result.stderr
+    assert ollama_server.requests[0]["messages"][-1]["content"] == "Review this change\n\n- old\n+ new"
+
+
+def test_empty_piped_input_and_no_argument_is_a_clear_error(ollama_server):
+    result = run_salon("ask", input="")
+    assert result.returncode == 1
+    assert "prompt" in result.stderr and ollama_server.requests == []
