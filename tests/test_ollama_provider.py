@@ -157,3 +157,26 @@ async def test_pull_reports_progress_then_the_model_is_listed(provider):
     assert updates[-1][0] == "success"
     assert any(total and completed == total for _, completed, total in updates)
     assert "ollama/phi4:latest" in [m.ref for m in await provider.list_models()]
+
+
+async def test_a_host_that_is_not_ollama_is_not_mistaken_for_a_missing_model():
+    from http.server import BaseHTTPRequestHandler
+
+    from tests.servers._http import LoopbackServer
+
+    class NotOllama(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = b"<html><body>404 Not Found</body></html>"
+            self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    with LoopbackServer(NotOllama) as web:
+        provider = OllamaProvider(web.url)
+        with pytest.raises(ServerUnreachable, match="not as Ollama"):
+            await collect(provider, CompletionRequest("llama3.2", PROMPT))
+        await provider.aclose()

@@ -168,8 +168,11 @@ class _ErrorMapper:
         match error:
             case ollama.ResponseError(status_code=-1):
                 return StreamInterrupted(f"Ollama stopped the reply: {error.error}")
+            case ollama.ResponseError(status_code=404) if "model" in error.error or "manifest" in error.error:
+                return ModelNotFound(self.model)
             case ollama.ResponseError(status_code=404):
-                return ModelNotFound(self.model, "" if "not found" in error.error else error.error)
+                # Something answers at the host, but not Ollama's API: a wrong port or another web server.
+                return ServerUnreachable(host, "it answers, but not as Ollama: 404 for the chat API")
             case ollama.ResponseError(status_code=400) if "thinking" in error.error:
                 return ThinkingUnsupported(self.model)
             case ollama.ResponseError(status_code=503 | 429):
