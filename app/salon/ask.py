@@ -6,13 +6,25 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
+from salon.agents import Agent
 from salon.api import Session
 from salon.errors import SalonError
-from salon.events import MessageCompleted, MessageCreated, MessageDelta, RunCancelled, RunCreated, RunFailed
+from salon.events import (
+    Event,
+    MessageCompleted,
+    MessageCreated,
+    MessageDelta,
+    RunCancelled,
+    RunCreated,
+    RunFailed,
+)
+from salon.providers import ChatMessage
 from salon.reply import Reply
 from salon.runner import Run
+from salon.store import Recorder, Store, StoreError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -42,7 +54,8 @@ def usage_line(name: str, reply: Reply) -> str:
 async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
     prompt = read_prompt(args, sys.stdin)
     async with Session() as session:
-        run = session.run(args.agent, prompt, model=args.model, stream=args.stream)
+        store, agent, history, saver = _begin_exchange(session, args, prompt, stderr)
+        run = session.run(agent, prompt, history=history, stream=args.stream)
         loop = asyncio.get_running_loop()
 
         def interrupt() -> None:
@@ -51,17 +64,75 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
             loop.remove_signal_handler(signal.SIGINT)
 
         loop.add_signal_handler(signal.SIGINT, interrupt)
+        loop.add_signal_handler(signal.SIGTERM, interrupt)
         try:
-            return await _print_run(run, args, stdout, stderr)
+            return await _print_run(run, args, stdout, stderr, saver)
         finally:
             loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
+            saver.flush()
+            store.close()
 
 
-async def _print_run(run: Run, args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,
+                    stderr: TextIO) -> tuple[Store, Agent, list[ChatMessage], _Saver]:
+    """Open the conversation to continue (or a new one) and store the prompt before anything is sent."""
+    from salon.store import secret_values
+
+    store = Store.open(args.data_dir or session.config.resolved_data_dir(), secrets=secret_values(session.config))
+    try:
+        conversation = None
+        if getattr(args, "continue_", False):
+            conversation = store.latest_conversation()
+            if conversation is None:
+                raise SalonError("there is no conversation to continue yet; ask without --continue to start one")
+        elif reference := getattr(args, "conversation", None):
+            conversation = store.resolve_conversation(reference)
+        # An explicit --agent wins; a continued conversation keeps the agent it had.
+        agent = session.agent(args.agent or (conversation.agent_id if conversation else None), args.model)
+        history = store.history(conversation.id) if conversation else []
+        if conversation is None:
+            conversation = store.create_conversation(agent.id)
+        elif agent.id != conversation.agent_id:
+            store.set_conversation_agent(conversation.id, agent.id)
+        store.add_user_message(conversation.id, prompt)
+    except BaseException:
+        store.close()
+        raise
+    return store, agent, history, _Saver(store.recorder(conversation.id), stderr)
+
+
+class _Saver:
+    """Records the run; a failing disk is reported once and never stops the reply being printed."""
+
+    def __init__(self, recorder: Recorder, stderr: TextIO) -> None:
+        self.recorder: Recorder | None = recorder
+        self.stderr = stderr
+
+    def __call__(self, event: Event) -> None:
+        self._guard(lambda recorder: recorder.handle(event))
+
+    def flush(self) -> None:
+        self._guard(lambda recorder: recorder.flush())
+
+    def _guard(self, action: Callable[[Recorder], None]) -> None:
+        if self.recorder is None:
+            return
+        try:
+            action(self.recorder)
+        except StoreError as error:
+            self.recorder = None
+            self.stderr.write(f"salon: the reply is not being saved: {error}\n")
+
+
+async def _print_run(run: Run, args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
+                     on_event: _Saver | None = None) -> int:
     live = bool(args.stream)
     labelled = False
     printed_any = False
     async for event in run:
+        if on_event is not None:
+            on_event(event)
         match event:
             case RunCreated(steps=steps):
                 labelled = steps > 1

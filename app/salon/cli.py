@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "at once (default: the agent's own setting, final text printed)")
     ask.add_argument("--thinking", action="store_true", help="print the model's thinking to standard error")
     ask.add_argument("--usage", action="store_true", help="print tokens and timing to standard error")
+    continuing = ask.add_mutually_exclusive_group()
+    continuing.add_argument("--continue", "-c", dest="continue_", action="store_true",
+                            help="continue the latest conversation (its history is sent to the model)")
+    continuing.add_argument("--conversation", metavar="ID",
+                            help="continue this conversation (an id or a unique start of one; see `salon history`)")
 
     agents = commands.add_parser("agents", help="list, show or validate agent files")
     agent_commands = agents.add_subparsers(dest="agents_command", metavar="ACTION", required=True)
@@ -47,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="*", type=Path, help="files or folders (default: every agent folder)")
 
     commands.add_parser("models", help="the models the Ollama host offers")
+
+    from salon import history_commands
+
+    history_commands.add_parser(commands)
+
+    from salon import config_commands
+
+    config_commands.add_parser(commands)
     return parser
 
 
@@ -78,6 +91,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return agent_commands.run(args)
             case "models":
                 return asyncio.run(_models())
+            case "history":
+                from salon import history_commands
+
+                return history_commands.run(args)
+            case "config":
+                from salon import config_commands
+
+                return config_commands.run(args)
     except SalonError as error:
         print(f"salon: {error}", file=sys.stderr)
         return EXIT_ERROR

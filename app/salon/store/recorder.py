@@ -1,0 +1,83 @@
+"""Saving a run as it streams: the reply is checkpointed about once a second and replaced by its final text."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from salon.events import Event, MessageCompleted, MessageCreated, MessageDelta
+
+if TYPE_CHECKING:
+    from salon.store.database import Store
+
+CHECKPOINT_INTERVAL = 1.0  # seconds: at most this much streamed text is lost if the process is killed
+
+
+@dataclass(slots=True)
+class _Partial:
+    last_write: float
+    text: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
+    dirty: bool = False
+
+
+class Recorder:
+    """Feeds one run's events into a conversation. Call :meth:`handle` with every event, :meth:`flush` on
+    cancel or quit.
+
+    ``message.created`` inserts the reply (status ``streaming``) under the event's message id; deltas are kept
+    in memory and written at most once per ``interval`` of ``clock``, never per token; ``message.completed``
+    writes the final text, status, usage, timings and error over the checkpoint. A reply deleted meanwhile (its
+    conversation deleted while it streamed) is simply not written again. Errors are :class:`salon.store.StoreError`
+    (disk full, conversation gone before the reply began) and leave the run itself alone: the caller decides
+    whether to go on.
+    """
+
+    def __init__(self, store: Store, conversation_id: str, clock: Callable[[], float] = time.monotonic,
+                 interval: float = CHECKPOINT_INTERVAL) -> None:
+        self.store = store
+        self.conversation_id = conversation_id
+        self._clock = clock
+        self._interval = interval
+        self._partials: dict[str, _Partial] = {}
+
+    def handle(self, event: Event) -> None:
+        match event:
+            case MessageCreated():
+                self._start(event)
+            case MessageDelta():
+                partial = self._partials.get(event.message_id)
+                if partial is None:
+                    return
+                if event.text:
+                    partial.text.append(event.text)
+                if event.thinking:
+                    partial.thinking.append(event.thinking)
+                partial.dirty = True
+                if self._clock() - partial.last_write >= self._interval:
+                    self._checkpoint(event.message_id, partial)
+            case MessageCompleted():
+                if event.message_id not in self._partials:
+                    # A recorder attached after the message began: the final text is all there is to keep.
+                    self.store.start_reply(self.conversation_id, event.message_id, agent_id=event.agent_id,
+                                           agent_name=event.agent_name, model=event.reply.model)
+                self._partials.pop(event.message_id, None)
+                self.store.finish_reply(event.message_id, event.reply, event.status, event.error)
+
+    def flush(self) -> None:
+        """Write now whatever has streamed since the last checkpoint."""
+        for message_id, partial in self._partials.items():
+            if partial.dirty:
+                self._checkpoint(message_id, partial)
+
+    def _start(self, event: MessageCreated) -> None:
+        self.store.start_reply(self.conversation_id, event.message_id, agent_id=event.agent_id,
+                               agent_name=event.agent_name, model=event.model, created_at=event.created_at)
+        self._partials[event.message_id] = _Partial(self._clock())
+
+    def _checkpoint(self, message_id: str, partial: _Partial) -> None:
+        self.store.checkpoint_reply(message_id, "".join(partial.text), "".join(partial.thinking))
+        partial.last_write = self._clock()
+        partial.dirty = False

@@ -1,0 +1,72 @@
+"""Keeping secrets out of the database: every text the store writes passes through a :class:`Redactor` first.
+
+The secrets are the values of environment variables whose names say they hold one, the variables that
+``config.toml`` names in ``api_key_env``, and provider header values (``Authorization = "Bearer …"``). A key can
+reach a conversation through a provider's error message, an echoed prompt or a pasted command; none of those
+ends up on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from salon.config import Config
+
+REDACTED = "[REDACTED]"
+MIN_SECRET_LENGTH = 8  # shorter values are too likely to be ordinary words
+_SECRET_NAME = re.compile(r"api_?key|_key$|^key$|token|secret|passw|credential|private|auth_?header",
+                          re.IGNORECASE)
+_SCHEMES = re.compile(r"^(?:bearer|basic|token)\s+", re.IGNORECASE)
+
+
+def secret_values(config: Config | None = None, environ: Mapping[str, str] | None = None) -> set[str]:
+    environ = os.environ if environ is None else environ
+    named: set[str] = {name for name in environ if _SECRET_NAME.search(name)}
+    values: set[str] = set()
+    if config is not None:
+        for settings in config.providers.values():
+            if settings.api_key_env:
+                named.add(settings.api_key_env)
+            for value in settings.headers.values():
+                values.add(value)
+                values.add(_SCHEMES.sub("", value))
+            if key := getattr(settings, "api_key", None):  # should config ever hold keys itself
+                values.add(str(key))
+    values.update(environ[name] for name in named if name in environ)
+    return {value.strip() for value in values if len(value.strip()) >= MIN_SECRET_LENGTH}
+
+
+class Redactor:
+    """Replaces every known secret in a text with :data:`REDACTED`."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first, so a secret that contains another is removed whole.
+        self._secrets = tuple(sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True))
+
+    def __call__(self, text: str, *, partial: bool = False) -> str:
+        """``text`` without secrets. With ``partial`` (text still streaming), a tail that could be the start of
+        a secret is held back too: the next checkpoint, or the final text, writes it once it is known to be safe.
+        """
+        if not self._secrets or not text:
+            return text
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        if partial:
+            text = text[: len(text) - self._unsafe_tail(text)]
+        return text
+
+    def _unsafe_tail(self, text: str) -> int:
+        longest = 0
+        for secret in self._secrets:
+            for size in range(min(len(secret) - 1, len(text)), longest, -1):
+                if text.endswith(secret[:size]):
+                    longest = size
+                    break
+        return longest
