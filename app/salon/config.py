@@ -22,6 +22,10 @@ class ProviderSettings:
     api_base: str | None = None
     api_key_env: str | None = None
     headers: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The provider's models offered in the model picker, as the provider names them ("gpt-4o-mini").
+    models: tuple[str, ...] = ()
+    # None: [ollama] read_timeout, the one setting for every provider unless a section sets its own.
+    read_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,8 @@ class Config:
     follow: bool = True
     show_thinking: bool = False
     providers: MappingProxyType[str, ProviderSettings] = field(default_factory=lambda: MappingProxyType({}))
+    # binding id -> comma-separated keys, as Textual's App.set_keymap takes it; ids are checked by salon.keymap
+    keymap: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
     source: Path | None = None
     warnings: tuple[str, ...] = ()
 
@@ -98,12 +104,17 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
                 warnings.append(f"{path}: unknown setting '{prefix}{key}' ignored")
             elif not isinstance(value, types[key]) or (isinstance(value, bool) and bool not in types[key]):
                 warnings.append(f"{path}: '{prefix}{key}' should be {types[key][0].__name__}; ignored")
+            elif key.endswith("_timeout") and isinstance(value, int | float) and value <= 0:
+                warnings.append(f"{path}: '{prefix}{key}' should be a number of seconds above 0; ignored")
             else:
                 taken[key] = value
         return taken
 
     top = {k: v for k, v in raw.items() if k not in ("ollama", "providers", "keymap")}
     values.update(take(top, _TYPES, ""))
+    if "data_dir" in values and not values["data_dir"].strip():
+        warnings.append(f"{path}: 'data_dir' is empty; using the default data folder")
+        del values["data_dir"]
     if "data_dir" in values:
         values["data_dir"] = Path(values["data_dir"]).expanduser()
     ollama = raw.get("ollama", {})
@@ -113,24 +124,62 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     else:
         warnings.append(f"{path}: [ollama] should be a table; ignored")
     providers: dict[str, ProviderSettings] = {}
-    for name, table in (raw.get("providers") or {}).items():
+    provider_tables = raw.get("providers", {})
+    if not isinstance(provider_tables, dict):
+        warnings.append(f"{path}: [providers] should be a table of [providers.NAME] tables; ignored")
+        provider_tables = {}
+    for name, table in provider_tables.items():
         if not isinstance(table, dict):
             warnings.append(f"{path}: [providers.{name}] should be a table; ignored")
             continue
-        checked = take(table, {"api_base": (str,), "api_key_env": (str,), "headers": (dict,)},
-                       f"providers.{name}.")
+        checked = take(table, {"api_base": (str,), "api_key_env": (str,), "headers": (dict,), "models": (list,),
+                               "read_timeout": (int, float)}, f"providers.{name}.")
+        models = checked.get("models", [])
+        if not all(isinstance(m, str) and m.strip() for m in models):
+            warnings.append(f"{path}: 'providers.{name}.models' should be a list of model names; ignored")
+            models = []
         providers[name] = ProviderSettings(
             api_base=checked.get("api_base"),
             api_key_env=checked.get("api_key_env"),
             headers=MappingProxyType({str(k): str(v) for k, v in checked.get("headers", {}).items()}),
+            models=tuple(m.strip() for m in models),
+            read_timeout=checked.get("read_timeout"),
         )
     values["providers"] = MappingProxyType(providers)
+    values["keymap"] = MappingProxyType(_parse_keymap(raw.get("keymap", {}), path, warnings))
     return Config(source=path, warnings=tuple(warnings), **values)
+
+
+def _parse_keymap(table: Any, path: Path, warnings: list[str]) -> dict[str, str]:
+    if not isinstance(table, dict):
+        warnings.append(f"{path}: [keymap] should be a table of binding id = \"keys\"; ignored")
+        return {}
+    keymap = {}
+    for binding_id, keys in _flatten(table):
+        if isinstance(keys, list) and keys and all(isinstance(k, str) and k.strip() for k in keys):
+            keys = ",".join(k.strip() for k in keys)
+        if not isinstance(keys, str) or not keys.strip():
+            warnings.append(f"{path}: 'keymap.{binding_id}' should be keys like \"ctrl+n\" or a list of them; "
+                            "ignored")
+            continue
+        keymap[binding_id] = keys.strip()
+    return keymap
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    # Binding ids contain dots ("log.copy_message"); unquoted in TOML they read as nested tables.
+    items: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            items.extend(_flatten(value, f"{prefix}{key}."))
+        else:
+            items.append((f"{prefix}{key}", value))
+    return items
 
 
 def require_config(path: Path) -> Config:
     """Like :func:`load_config` but raising, for ``salon config`` commands that must not guess."""
     try:
         return parse_config(tomllib.loads(path.read_text(encoding="utf-8")), path)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
