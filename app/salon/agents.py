@@ -6,7 +6,6 @@ Errors are reported as ``path:line: reason`` and never stop the other files from
 from __future__ import annotations
 
 import contextlib
-import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -15,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from salon.errors import AgentFileError, UnknownAgent
+from salon.tomlfile import KeyLines, describe, error_position
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -120,49 +120,12 @@ class AgentCatalog:
         return len(self.agents)
 
 
-class _Lines:
-    """Finds the line of a key in a TOML file, since tomllib keeps no positions."""
-
-    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
-    _KEY = re.compile(r"^\s*(\"[^\"]+\"|'[^']+'|[A-Za-z0-9_-]+)\s*=")
-
-    def __init__(self, source: str) -> None:
-        self.keys: dict[tuple[Any, ...], int] = {}
-        self.tables: dict[tuple[Any, ...], int] = {}
-        table: tuple[Any, ...] = ()
-        arrays: dict[str, int] = {}
-        for number, line in enumerate(source.splitlines(), start=1):
-            if header := self._HEADER.match(line):
-                brackets, name = header.groups()
-                parts = name.split(".")
-                if brackets == "[[":
-                    arrays[name] = arrays.get(name, -1) + 1
-                    table = (*parts, arrays[name])
-                elif parts[0] in arrays:
-                    table = (parts[0], arrays[parts[0]], *parts[1:])
-                else:
-                    table = tuple(parts)
-                self.tables.setdefault(table, number)
-            elif key := self._KEY.match(line):
-                self.keys.setdefault((*table, key.group(1).strip("\"'")), number)
-
-    def of(self, *path: Any) -> int:
-        """The line of ``path``, or of the nearest enclosing key or table that has one."""
-        while path:
-            if path in self.keys:
-                return self.keys[path]
-            if path in self.tables:
-                return self.tables[path]
-            path = path[:-1]
-        return 1
-
-
 @dataclass(slots=True)
 class _Raw:
     id: str
     path: Path
     data: dict[str, Any]
-    lines: _Lines
+    lines: KeyLines
 
 
 def parse_file(path: Path) -> _Raw:
@@ -174,8 +137,9 @@ def parse_file(path: Path) -> _Raw:
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        raise AgentFileError(path, _toml_error_line(exc, source), f"invalid TOML: {_toml_reason(exc)}") from exc
-    lines = _Lines(source)
+        line, reason = error_position(exc, source)
+        raise AgentFileError(path, line, f"invalid TOML: {reason}") from exc
+    lines = KeyLines(source)
     _check(data, _AGENT_KEYS, path, lines, ())
     if "params" in data:
         _check_params(data["params"], path, lines, ("params",))
@@ -195,19 +159,8 @@ def parse_file(path: Path) -> _Raw:
     return _Raw(path.stem, path, data, lines)
 
 
-def _toml_error_line(error: tomllib.TOMLDecodeError, source: str) -> int:
-    if match := re.search(r"line (\d+)", str(error)):
-        return int(match.group(1))
-    # "at end of document": an unterminated string or table ran off the end, so point at the last line.
-    return max(len(source.splitlines()), 1)
-
-
-def _toml_reason(error: tomllib.TOMLDecodeError) -> str:
-    return re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", str(error))
-
-
 def _check(table: dict[str, Any], allowed: dict[str, tuple[tuple[type, ...], str]], path: Path,
-           lines: _Lines, where: tuple[Any, ...]) -> None:
+           lines: KeyLines, where: tuple[Any, ...]) -> None:
     for key, value in table.items():
         if key not in allowed:
             label = _label(where, key)
@@ -216,16 +169,16 @@ def _check(table: dict[str, Any], allowed: dict[str, tuple[tuple[type, ...], str
         types, described = allowed[key]
         if not _is(value, types):
             raise AgentFileError(path, lines.of(*where, key),
-                                 f"'{_label(where, key)}' should be {described}, not {_show(value)}")
+                                 f"'{_label(where, key)}' should be {described}, not {describe(value)}")
 
 
-def _check_params(params: dict[str, Any], path: Path, lines: _Lines, where: tuple[Any, ...]) -> None:
+def _check_params(params: dict[str, Any], path: Path, lines: KeyLines, where: tuple[Any, ...]) -> None:
     for key, value in params.items():
         expected = _PARAM_TYPES.get(key)
         # Unknown params pass through: providers accept options Salon has never heard of.
         if expected and not _is(value, expected[0]):
             raise AgentFileError(path, lines.of(*where, key),
-                                 f"'{_label(where, key)}' should be {expected[1]}, not {_show(value)}")
+                                 f"'{_label(where, key)}' should be {expected[1]}, not {describe(value)}")
 
 
 def _is(value: Any, types: tuple[type, ...]) -> bool:
@@ -239,18 +192,6 @@ def _label(where: tuple[Any, ...], key: str) -> str:
     parts = [f"{p}[{where[i + 1] + 1}]" if p == "steps" else str(p) for i, p in enumerate(where)
              if not isinstance(p, int)]
     return ".".join([*parts, key])
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
 
 
 def _persona(fields: Mapping[str, Any], base: Step) -> Step:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from salon import locations
 from salon.errors import SalonError
+from salon.tomlfile import KeyLines, describe, error_position
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -142,7 +143,7 @@ def parse_theme_file(path: Path) -> Theme:
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        line, reason = toml_error_position(exc, source)
+        line, reason = error_position(exc, source)
         raise ThemeFileError(path, line, f"invalid TOML: {reason}") from exc
     return theme_from_table(path.stem, data, path=path, source=source)
 
@@ -156,7 +157,7 @@ def theme_from_table(name: str, data: Mapping[str, Any], *, path: Path | None = 
     where = path or Path(f"<theme {name}>")
 
     def fail(reason: str, key: str | None = None, table: str | None = None) -> ThemeFileError:
-        return ThemeFileError(where, _line_of(source, key, table) if key else None, reason)
+        return ThemeFileError(where, KeyLines(source).find(*((table,) if table else ()), key) if key else None, reason)
 
     if not _THEME_NAME.match(name):
         raise fail(f"'{name}' cannot be a theme name: use letters, digits, '-', '_' or '.' in the file name")
@@ -170,7 +171,7 @@ def theme_from_table(name: str, data: Mapping[str, Any], *, path: Path | None = 
         if key in data:
             value = data[key]
             if not isinstance(value, str):
-                raise fail(f"'{key}' should be a colour string like \"#1B1D23\", not {_show(value)}", key)
+                raise fail(f"'{key}' should be a colour string like \"#1B1D23\", not {describe(value)}", key)
             try:
                 Color.parse(value)
             except ColorParseError as exc:
@@ -180,19 +181,19 @@ def theme_from_table(name: str, data: Mapping[str, Any], *, path: Path | None = 
         if key in data:
             value = data[key]
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise fail(f"'{key}' should be a number from 0 to 1, not {_show(value)}", key)
+                raise fail(f"'{key}' should be a number from 0 to 1, not {describe(value)}", key)
             fields[key] = float(value)
     for key in _FLAG_FIELDS:
         if key in data:
             if not isinstance(data[key], bool):
-                raise fail(f"'{key}' should be true or false, not {_show(data[key])}", key)
+                raise fail(f"'{key}' should be true or false, not {describe(data[key])}", key)
             fields[key] = data[key]
     if "dark" not in fields and "background" in fields:
         # A theme that names its background need not also say whether it is dark.
         fields["dark"] = Color.parse(fields["background"]).brightness < 0.5
     variables = data.get("variables", {})
     if not isinstance(variables, dict):
-        raise fail(f"'variables' should be a table ([variables]), not {_show(variables)}", "variables")
+        raise fail(f"'variables' should be a table ([variables]), not {describe(variables)}", "variables")
     theme = Theme(name=name, variables=_checked_variables(variables, fail), **fields)
     try:
         theme.to_color_system().generate()
@@ -209,7 +210,7 @@ def _checked_variables(variables: dict[str, Any], fail: Any) -> dict[str, str]:
     checked: dict[str, str] = {}
     for name, value in variables.items():
         if not isinstance(value, str):
-            raise fail(f"variable '{name}' should be a string, not {_show(value)}", name, "variables")
+            raise fail(f"variable '{name}' should be a string, not {describe(value)}", name, "variables")
         if "$" in value:
             raise fail(f"variable '{name}': values are used literally, so '{value}' cannot refer to another "
                        "variable; write a colour such as \"#D9A35B\" or \"#D9A35B 40%\"", name, "variables")
@@ -334,39 +335,8 @@ def contrast_ratio(first: Color | str, second: Color | str) -> float:
 # --- locating problems ---------------------------------------------------------------------------------------
 
 
-def toml_error_position(error: tomllib.TOMLDecodeError, source: str) -> tuple[int, str]:
-    """The line a TOML error points at, and its message without the position."""
-    text = str(error)
-    # "at end of document" (an unterminated string or table ran off the end) points at the last line.
-    match = re.search(r"line (\d+)", text)
-    line = int(match.group(1)) if match else max(len(source.splitlines()), 1)
-    return line, re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", text)
-
-
-def _line_of(source: str, key: str, table: str | None) -> int | None:
-    # tomllib keeps no positions; theme files are flat plus one [variables] table, so a scan finds the key.
-    current: str | None = None
-    pattern = re.compile(rf"""^\s*("{re.escape(key)}"|'{re.escape(key)}'|{re.escape(key)})\s*=""")
-    for number, line in enumerate(source.splitlines(), start=1):
-        if header := re.match(r"^\s*\[\s*([^\]]+?)\s*\]", line):
-            current = header.group(1)
-        elif current == table and pattern.match(line):
-            return number
-    return None
-
-
 def _suggest(word: str, choices: Sequence[str] | Mapping[str, Any]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)

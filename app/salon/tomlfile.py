@@ -1,0 +1,70 @@
+"""Positions and wording for errors in Salon's TOML files (agents, themes), since tomllib keeps no positions."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from typing import Any
+
+_POSITION = re.compile(r"\s*\((at line \d+, column \d+|at end of document)\)")
+
+
+def error_position(error: tomllib.TOMLDecodeError, source: str) -> tuple[int, str]:
+    """The line a TOML syntax error points at, and its message without the position."""
+    text = str(error)
+    match = re.search(r"line (\d+)", text)
+    # "at end of document": an unterminated string or table ran off the end, so point at the last line.
+    line = int(match.group(1)) if match else max(len(source.splitlines()), 1)
+    return line, _POSITION.sub("", text)
+
+
+class KeyLines:
+    """Where each key and table of a TOML source sits, addressed like ``("steps", 0, "params", "seed")``."""
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+    _KEY = re.compile(r"^\s*(\"[^\"]+\"|'[^']+'|[A-Za-z0-9_-]+)\s*=")
+
+    def __init__(self, source: str) -> None:
+        self.keys: dict[tuple[Any, ...], int] = {}
+        self.tables: dict[tuple[Any, ...], int] = {}
+        table: tuple[Any, ...] = ()
+        arrays: dict[str, int] = {}
+        for number, line in enumerate(source.splitlines(), start=1):
+            if header := self._HEADER.match(line):
+                brackets, name = header.groups()
+                parts = [part.strip().strip("\"'") for part in name.split(".")]
+                if brackets == "[[":
+                    arrays[name] = arrays.get(name, -1) + 1
+                    table = (*parts, arrays[name])
+                elif parts[0] in arrays:
+                    table = (parts[0], arrays[parts[0]], *parts[1:])
+                else:
+                    table = tuple(parts)
+                self.tables.setdefault(table, number)
+            elif key := self._KEY.match(line):
+                self.keys.setdefault((*table, key.group(1).strip("\"'")), number)
+
+    def find(self, *path: Any) -> int | None:
+        """The line of exactly this key or table, if the source has one."""
+        return self.keys.get(path) or self.tables.get(path)
+
+    def of(self, *path: Any) -> int:
+        """The line of ``path``, or of the nearest enclosing key or table that has one, or 1."""
+        while path:
+            if found := self.find(*path):
+                return found
+            path = path[:-1]
+        return 1
+
+
+def describe(value: Any) -> str:
+    """A TOML value as a user wrote it, for "should be X, not Y" messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
