@@ -106,3 +106,49 @@ class ContextTooLong(ProviderError):
 
 class BadRequest(ProviderError):
     pass
+
+
+class ProviderUnreachable(ProviderError):
+    """A cloud or OpenAI-compatible server that could not be reached; not Ollama, so no `ollama serve` hint."""
+
+    retryable = True
+
+    def __init__(self, provider: str, api_base: str | None, detail: str = "") -> None:
+        self.provider = provider
+        self.api_base = api_base
+        extra = f" ({detail})" if detail else ""
+        if api_base:
+            hint = f"Is that server running? Check api_base in [providers.{provider}] of config.toml."
+            where = f" at {api_base}"
+        else:
+            hint = (f"Check the network connection; to use another server, set api_base in "
+                    f"[providers.{provider}] of config.toml.")
+            where = ""
+        super().__init__(f"cannot reach {provider}{where}{extra}. {hint}")
+
+
+class ProviderStalled(StreamStalled):
+    """A cloud stream gone silent; it names the provider's own read_timeout setting, not Ollama's."""
+
+    def __init__(self, seconds: float, provider: str) -> None:
+        self.seconds = seconds
+        self.provider = provider
+        # StreamStalled's own message points at [ollama]; only the type and `seconds` are shared.
+        ProviderError.__init__(
+            self,
+            f"no data from {provider} for {seconds:g} s; the reply was stopped. Raise read_timeout in "
+            f"[providers.{provider}] of config.toml for slow models.",
+        )
+
+
+class UnknownProvider(ProviderError):
+    """A model reference whose prefix is neither a provider litellm knows nor a configured OpenAI-compatible one."""
+
+    def __init__(self, ref: str, prefix: str) -> None:
+        self.ref = ref
+        self.prefix = prefix
+        super().__init__(
+            f"no provider for '{ref}': '{prefix}' is not a provider litellm knows. For an OpenAI-compatible "
+            f"server (LM Studio, vLLM, llama.cpp) add [providers.{prefix}] with api_base = "
+            f"\"http://HOST:PORT/v1\" to config.toml."
+        )

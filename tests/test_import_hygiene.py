@@ -1,0 +1,218 @@
+"""litellm (about 3 s of CPU and 2,600 modules) loads only when a cloud model is used.
+
+Each entry point runs in a fresh interpreter with this checkout's code, and reports at exit which modules it had
+loaded, so the tests fail the same way on every machine, whatever an earlier test in this process imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, salon_env
+from tests.servers.ollama import OllamaServer, Scripted
+from tests.servers.openai import OpenAIServer
+from tests.servers.openai import Scripted as OpenAIScripted
+
+# litellm, and the SDK it alone pulls in: a user who only runs Ollama loads neither.
+CLOUD_ONLY = ("litellm", "openai")
+
+# Runs `salon …` (or, with SALON_PROBE_CODE, a snippet) and writes the loaded top-level packages to SALON_PROBE_OUT
+# at exit. With SALON_PROBE_TUI, a watchdog waits for the Textual app to start and settle, records, then exits it.
+PROBE = textwrap.dedent('''
+    import atexit, json, os, runpy, sys
+
+    def report(note=None):
+        path = os.environ["SALON_PROBE_OUT"]
+        if os.path.exists(path):
+            return
+        loaded = sorted({name.split(".")[0] for name in sys.modules})
+        with open(path, "w") as out:
+            json.dump({"loaded": loaded, "note": note}, out)
+
+    atexit.register(report)
+
+    if os.environ.get("SALON_PROBE_TUI"):
+        import gc, threading, time
+
+        def watch():
+            from textual.app import App
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                running = [o for o in gc.get_objects() if isinstance(o, App) and o.is_running]
+                if running:
+                    app = running[0]
+                    # Start-up work runs after the first frame; let it finish before looking.
+                    settle = time.monotonic() + 10
+                    time.sleep(1.0)
+                    while time.monotonic() < settle and any(w.is_running for w in app.workers):
+                        time.sleep(0.1)
+                    report("started")
+                    app.call_from_thread(app.exit)
+                    return
+                time.sleep(0.1)
+            report("the app never started")
+            os._exit(3)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+    if os.environ.get("SALON_PROBE_CODE"):
+        exec(os.environ["SALON_PROBE_CODE"])
+    else:
+        sys.argv = ["salon", *sys.argv[1:]]
+        runpy.run_module("salon", run_name="__main__", alter_sys=True)
+''')
+
+
+def probe(tmp_path: Path, *args: str, code: str | None = None, tui: bool = False, timeout: float = 60,
+          **env: str) -> tuple[subprocess.CompletedProcess, dict]:
+    out = tmp_path / f"probe-{len(list(tmp_path.glob('probe-*')))}.json"
+    extra = {"SALON_PROBE_OUT": str(out), **env}
+    if code is not None:
+        extra["SALON_PROBE_CODE"] = textwrap.dedent(code)
+    if tui:
+        extra["SALON_PROBE_TUI"] = "1"
+        extra["TEXTUAL_DRIVER"] = "textual.drivers.headless_driver:HeadlessDriver"
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=timeout,
+                          env=salon_env(**extra), cwd=tmp_path)
+    assert out.exists(), f"the probe wrote no report; stderr:\n{done.stderr}"
+    return done, json.loads(out.read_text())
+
+
+def cloud_loaded(report: dict) -> list[str]:
+    return [name for name in CLOUD_ONLY if name in report["loaded"]]
+
+
+@pytest.fixture
+def cloud_configured(config_dir: Path) -> Path:
+    """A user who has cloud providers set up, and cloud agents beside the bundled ones, but runs Ollama."""
+    (config_dir / "config.toml").write_text(
+        '[providers.openai]\nmodels = ["gpt-4o-mini"]\n'
+        '[providers.local]\napi_base = "http://127.0.0.1:9/v1"\nmodels = ["qwen2.5-7b-instruct"]\n',
+        encoding="utf-8")
+    (config_dir / "agents").mkdir()
+    (config_dir / "agents" / "cloudy.toml").write_text('name = "Cloudy"\nmodel = "local/qwen2.5-7b-instruct"\n',
+                                                       encoding="utf-8")
+    return config_dir
+
+
+def test_salon_help_loads_no_cloud_code(tmp_path: Path) -> None:
+    done, report = probe(tmp_path, "--help")
+
+    assert done.returncode == 0, done.stderr
+    assert "usage: salon" in done.stdout
+    assert cloud_loaded(report) == []
+
+
+def test_asking_an_ollama_agent_loads_no_cloud_code(tmp_path: Path, ollama_server: OllamaServer,
+                                                     cloud_configured: Path) -> None:
+    ollama_server.script(Scripted(text="Virtue is knowledge."))
+    done, report = probe(tmp_path, "ask", "--agent", "socrates", "What is virtue?")
+
+    assert (done.returncode, done.stdout) == (0, "Virtue is knowledge.\n"), done.stderr
+    assert "ollama" in report["loaded"]
+    assert cloud_loaded(report) == []
+
+
+def test_listing_agents_and_cloud_models_loads_no_cloud_code(tmp_path: Path, cloud_configured: Path) -> None:
+    listed, agents_report = probe(tmp_path, "agents", "list")
+    models, picker_report = probe(tmp_path, code='''
+        import asyncio
+        from salon.config import load_config
+        from salon.providers import Providers
+
+        async def main():
+            providers = Providers(load_config())
+            try:
+                print(*[m.ref for m in await providers.cloud().list_models()])
+            finally:
+                await providers.aclose()
+
+        asyncio.run(main())
+    ''')
+
+    assert listed.returncode == 0 and "cloudy" in listed.stdout and "openai-assistant" in listed.stdout
+    assert cloud_loaded(agents_report) == []
+    assert models.stdout.split() == ["local/qwen2.5-7b-instruct", "openai/gpt-4o-mini"], models.stderr
+    assert cloud_loaded(picker_report) == []
+
+
+def test_importing_the_cloud_provider_module_loads_no_cloud_code(tmp_path: Path) -> None:
+    done, report = probe(tmp_path, code="import salon.api, salon.providers.cloud")
+
+    assert done.returncode == 0, done.stderr
+    assert cloud_loaded(report) == []
+
+
+def test_asking_a_cloud_agent_does_load_litellm(tmp_path: Path, config_dir: Path) -> None:
+    # The control: the probe sees litellm when it is loaded, so the tests above can fail.
+    with OpenAIServer() as server:
+        server.script(OpenAIScripted(text="From the cloud."))
+        (config_dir / "config.toml").write_text(f'[providers.local]\napi_base = "{server.api_base}"\n',
+                                                encoding="utf-8")
+        done, report = probe(tmp_path, "ask", "--model", "local/qwen2.5-7b-instruct", "Hello?")
+
+    assert (done.returncode, done.stdout) == (0, "From the cloud.\n"), done.stderr
+    assert cloud_loaded(report) == ["litellm", "openai"]
+
+
+TUI_APP = ROOT / "app" / "salon" / "tui" / "app.py"
+
+
+@pytest.mark.skipif(not TUI_APP.is_file(), reason="salon.tui.app does not exist yet")
+def test_importing_the_tui_app_loads_no_cloud_code(tmp_path: Path) -> None:
+    done, report = probe(tmp_path, code="import salon.tui.app")
+
+    assert done.returncode == 0, done.stderr
+    assert cloud_loaded(report) == []
+
+
+@pytest.mark.skipif(not TUI_APP.is_file(), reason="salon.tui.app does not exist yet")
+def test_starting_the_tui_loads_no_cloud_code(tmp_path: Path, ollama_server: OllamaServer,
+                                              cloud_configured: Path) -> None:
+    done, report = probe(tmp_path, tui=True, timeout=90)
+
+    assert report["note"] == "started", done.stderr
+    assert "textual" in report["loaded"]
+    assert cloud_loaded(report) == []
+
+
+def test_litellm_is_imported_off_the_event_loop_which_keeps_running(tmp_path: Path) -> None:
+    done, report = probe(tmp_path, code='''
+        import asyncio, json, sys, time
+        from salon.providers.cloud import import_litellm_async
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            gaps, last, stop = [], loop.time(), False
+
+            async def tick():
+                nonlocal last
+                while not stop:
+                    await asyncio.sleep(0.01)
+                    now = loop.time()
+                    gaps.append(now - last)
+                    last = now
+
+            ticker = asyncio.create_task(tick())
+            began = time.monotonic()
+            await import_litellm_async()
+            took = time.monotonic() - began
+            stop = True
+            await ticker
+            print(json.dumps({"took": took, "longest_gap": max(gaps), "ticks": len(gaps)}))
+
+        asyncio.run(main())
+    ''')
+
+    assert done.returncode == 0, done.stderr
+    measured = json.loads(done.stdout)
+    assert cloud_loaded(report) == ["litellm", "openai"]
+    # The import takes seconds; the loop must have gone on ticking through it (a blocking import is one long gap).
+    assert measured["took"] > 0.5
+    assert measured["longest_gap"] < min(1.0, measured["took"] / 2), measured
