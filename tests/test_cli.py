@@ -140,3 +140,17 @@ def test_empty_piped_input_and_no_argument_is_a_clear_error(ollama_server):
     result = run_salon("ask", input="")
     assert result.returncode == 1
     assert "prompt" in result.stderr and ollama_server.requests == []
+
+
+def test_models_adds_the_cloud_models_named_in_config(ollama_server, config_dir):
+    (config_dir / "config.toml").write_text('[providers.openai]\nmodels = ["gpt-4o-mini"]\n')
+    result = run_salon("models")
+    assert result.returncode == 0, result.stderr
+    refs = [line.split()[0] for line in result.stdout.splitlines()]
+    assert refs == ["ollama/llama3.2:latest", "ollama/qwen3:latest", "openai/gpt-4o-mini"]
+
+
+def test_models_with_ollama_down_says_so_and_fails():
+    result = run_salon("models", OLLAMA_HOST="127.0.0.1:9")
+    assert result.returncode == 1
+    assert "cannot reach Ollama at http://127.0.0.1:9" in result.stderr

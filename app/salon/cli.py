@@ -114,17 +114,27 @@ def _tui(args: argparse.Namespace) -> int:
 
 
 async def _models() -> int:
+    """The Ollama host's models, then the cloud models named in config.toml (listing those sends nothing)."""
     from salon.config import load_config
     from salon.providers import Providers
 
     providers = Providers(load_config())
+    ollama_error: SalonError | None = None
     try:
-        models = await providers.ollama().list_models()
+        try:
+            models = await providers.ollama().list_models()
+        except SalonError as error:
+            models, ollama_error = [], error
+        if providers.config.providers:
+            models += await providers.cloud().list_models()
     finally:
         await providers.aclose()
     for model in models:
         size = f"{model.size / 1e9:.1f} GB" if model.size else ""
         print(f"{model.ref:<40} {model.details:<16} {size}".rstrip())
+    if ollama_error is not None:
+        print(f"salon: {ollama_error}", file=sys.stderr)
+        return EXIT_ERROR if not models else 0
     if not models:
         print("no models yet: download one with `ollama pull llama3.2`", file=sys.stderr)
     return 0
