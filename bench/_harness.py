@@ -12,6 +12,7 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "app"), str(ROOT)]
@@ -115,7 +116,7 @@ class Stopwatch:
         return time.process_time() - self.cpu, time.monotonic() - self.wall
 
 
-def run_case(script: Path, *args: str) -> dict[str, object]:
+def run_case(script: Path, *args: str) -> dict[str, Any]:
     """Run one measurement in a fresh process, so peak RSS and imports belong to that case alone."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'app'}{os.pathsep}{ROOT}", "TEXTUAL_ANIMATIONS": "none"}
     done = subprocess.run([sys.executable, str(script), "--one", *args], capture_output=True, text=True, cwd=ROOT,
