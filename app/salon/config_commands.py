@@ -267,7 +267,7 @@ def check_file(path: Path) -> int:
     """Report every problem of config.toml as ``path[:line]: reason``; 0 when there is none."""
     import tomllib
 
-    from salon.themes import toml_error_position
+    from salon.tomlfile import error_position
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -280,7 +280,7 @@ def check_file(path: Path) -> int:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line, reason = toml_error_position(exc, text)
+        line, reason = error_position(exc, text)
         print(f"{path}:{line}: invalid TOML: {reason}. Salon will start with default settings until it is fixed")
         return 1
     found = problems(parse_config(document, path))
