@@ -24,7 +24,7 @@ from salon.events import (
 from salon.providers import ChatMessage
 from salon.reply import Reply
 from salon.runner import Run
-from salon.store import Recorder, Store, StoreError
+from salon.store import ConversationNotFound, Recorder, Redactor, Store, StoreError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -54,6 +54,9 @@ def usage_line(name: str, reply: Reply) -> str:
 async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
     prompt = read_prompt(args, sys.stdin)
     async with Session() as session:
+        # A broken config.toml is read as defaults; said here, or the user's host or timeouts vanish silently.
+        for warning in session.config.warnings:
+            stderr.write(f"salon: warning: {warning}\n")
         store, agent, history, saver = _begin_exchange(session, args, prompt, stderr)
         run = session.run(agent, prompt, history=history, stream=args.stream)
         loop = asyncio.get_running_loop()
@@ -71,15 +74,29 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
             saver.flush()
-            store.close()
+            if store is not None:
+                store.close()
 
 
 def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,
-                    stderr: TextIO) -> tuple[Store, Agent, list[ChatMessage], _Saver]:
-    """Open the conversation to continue (or a new one) and store the prompt before anything is sent."""
+                    stderr: TextIO) -> tuple[Store | None, Agent, list[ChatMessage], _Saver]:
+    """Open the conversation to continue (or a new one) and store the prompt before anything is sent.
+
+    A database that cannot be opened or written (damaged, newer, read-only, disk full) does not cost the user the
+    answer: it is asked for unsaved, with a warning. Only continuing a conversation needs the database to work.
+    """
     from salon.store import secret_values
 
-    store = Store.open(args.data_dir or session.config.resolved_data_dir(), secrets=secret_values(session.config))
+    secrets = secret_values(session.config)
+    continuing = bool(getattr(args, "continue_", False) or getattr(args, "conversation", None))
+    try:
+        store = Store.open(args.data_dir or session.config.resolved_data_dir(), secrets=secrets)
+    except StoreError as error:
+        if continuing:
+            raise SalonError(f"cannot continue a conversation: {error}") from None
+        return None, session.agent(args.agent, args.model), [], _Saver.unsaved(stderr, error, Redactor(secrets))
+    agent: Agent | None = None
+    history: list[ChatMessage] | None = None
     try:
         conversation = None
         if getattr(args, "continue_", False):
@@ -96,18 +113,41 @@ def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,
         elif agent.id != conversation.agent_id:
             store.set_conversation_agent(conversation.id, agent.id)
         store.add_user_message(conversation.id, prompt)
+    except ConversationNotFound:
+        store.close()
+        raise
+    except StoreError as error:
+        store.close()
+        if agent is None or history is None:
+            if continuing:
+                raise SalonError(f"cannot continue a conversation: {error}") from None
+            agent, history = session.agent(args.agent, args.model), []
+        # The history was read; only saving failed (a full disk): answer with it, unsaved.
+        return None, agent, history, _Saver.unsaved(stderr, error, Redactor(secrets))
     except BaseException:
         store.close()
         raise
-    return store, agent, history, _Saver(store.recorder(conversation.id), stderr)
+    return store, agent, history, _Saver(store.recorder(conversation.id), stderr, store.redact)
 
 
 class _Saver:
     """Records the run; a failing disk is reported once and never stops the reply being printed."""
 
-    def __init__(self, recorder: Recorder, stderr: TextIO) -> None:
-        self.recorder: Recorder | None = recorder
+    def __init__(self, recorder: Recorder | None, stderr: TextIO, redact: Callable[[str], str] = str) -> None:
+        self.recorder = recorder
         self.stderr = stderr
+        # Error text can quote what a server was sent, keys included: shown only after this.
+        self.redact = redact
+
+    @classmethod
+    def unsaved(cls, stderr: TextIO, error: StoreError, redact: Redactor) -> _Saver:
+        stderr.write(f"salon: this exchange is not being saved: {error}\n")
+        stderr.flush()
+        return cls(None, stderr, redact)
+
+    @property
+    def saving(self) -> bool:
+        return self.recorder is not None
 
     def __call__(self, event: Event) -> None:
         self._guard(lambda recorder: recorder.handle(event))
@@ -129,7 +169,7 @@ async def _print_run(run: Run, args: argparse.Namespace, stdout: TextIO, stderr:
                      on_event: _Saver | None = None) -> int:
     live = bool(args.stream)
     labelled = False
-    printed_any = False
+    printed_any = printed_partial = False
     async for event in run:
         if on_event is not None:
             on_event(event)
@@ -147,7 +187,8 @@ async def _print_run(run: Run, args: argparse.Namespace, stdout: TextIO, stderr:
                 if live and text:
                     stdout.write(text)
                     stdout.flush()
-            case MessageCompleted(reply=reply, agent_name=name):
+            case MessageCompleted(reply=reply, agent_name=name, status=status):
+                printed_partial = status == "failed" and bool(reply.text)
                 if not live:
                     if args.thinking and reply.thinking:
                         stderr.write(reply.thinking + "\n")
@@ -158,8 +199,12 @@ async def _print_run(run: Run, args: argparse.Namespace, stdout: TextIO, stderr:
                     printed_any = True
                 if args.usage:
                     stderr.write(usage_line(name, reply) + "\n")
-            case RunFailed(error=error):
-                stderr.write(f"salon: {error}\n")
+            case RunFailed(error=error, retryable=retryable):
+                redact = on_event.redact if on_event is not None else str
+                stderr.write(f"salon: {redact(error)}\n")
+                if printed_partial and retryable and on_event is not None and on_event.saving:
+                    stderr.write("salon: the partial reply above is saved (`salon history show`); run the same "
+                                 "command again to retry\n")
                 return EXIT_ERROR
             case RunCancelled():
                 stderr.write("salon: interrupted; the partial reply is above\n")

@@ -44,6 +44,7 @@ class Scripted:
     stall_after: int | None = None   # after this many tokens, go silent for ``stall_seconds``
     stall_seconds: float = 30.0
     malformed_after: int | None = None
+    done_delay: float = 0.0          # after the last token, wait this long before the final ``done`` line
     done_reason: str = "stop"
     usage: bool = True               # send eval_count / prompt_eval_count and durations on the final line
 
@@ -190,6 +191,8 @@ class OllamaHandler(Handler):
                 self.write_chunk(json.dumps(line).encode() + b"\n")
             except (BrokenPipeError, ConnectionResetError):
                 return  # the client hung up (cancelled): what a real server sees too
+        if reply.done_delay and self.server.stopping.wait(reply.done_delay):
+            return
         final = self.final(name, reply, tokens, "", "")
         final["eval_duration"] = max(int((time.monotonic() - started) * 1e9), 1) if reply.usage else None
         try:
