@@ -43,3 +43,11 @@ def test_importing_salon_loads_nothing_heavy():
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=salon_env(), cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_salon_ask_stays_the_function_after_the_cli_is_imported():
+    # The package once had a submodule named `ask`: importing it replaced the `salon.ask` function.
+    import salon.cli  # noqa: F401
+    from salon import ask_command  # noqa: F401
+
+    assert callable(salon.ask) and salon.ask.__module__ == "salon.api"

@@ -21,7 +21,7 @@ import pytest
 from salon import locations
 from salon.agents import Agent, Step, load_agents
 from salon.api import Session
-from salon.ask import usage_line
+from salon.ask_command import usage_line
 from salon.config import Config, ProviderSettings, load_config
 from salon.events import (
     Event,

@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case None:
                 return _tui(args)
             case "ask":
-                from salon.ask import ask_command
+                from salon.ask_command import ask_command
 
                 return asyncio.run(ask_command(args))
             case "agents":
