@@ -108,10 +108,19 @@ class AgentCatalog:
     overridden: dict[str, Path] = field(default_factory=dict)
 
     def get(self, agent_id: str) -> Agent:
-        try:
+        """The agent, or its file's own error where it exists but failed to load."""
+        if agent_id in self.agents:
             return self.agents[agent_id]
-        except KeyError:
-            raise UnknownAgent(agent_id, list(self.agents)) from None
+        for error in self.errors:
+            if error.path.stem == agent_id:
+                raise error
+        raise UnknownAgent(agent_id, list(self.agents))
+
+    def shadowing_errors(self, agent_id: str) -> list[AgentFileError]:
+        """Errors of files with this id that did not load although an agent of the id did (a broken override)."""
+        if agent_id not in self.agents:
+            return []
+        return [error for error in self.errors if error.path.stem == agent_id and error.path != self.agents[agent_id].path]
 
     def __iter__(self) -> Iterable[Agent]:  # type: ignore[override]
         return iter(sorted(self.agents.values(), key=lambda a: a.id))

@@ -58,6 +58,8 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
         for warning in session.config.warnings:
             stderr.write(f"salon: warning: {warning}\n")
         store, agent, history, saver = _begin_exchange(session, args, prompt, stderr)
+        for error in session.catalog.shadowing_errors(agent.id):
+            stderr.write(f"salon: warning: {error}; using {agent.path} instead\n")
         run = session.run(agent, prompt, history=history, stream=args.stream)
         loop = asyncio.get_running_loop()
 

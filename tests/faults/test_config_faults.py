@@ -82,15 +82,12 @@ def test_cyclic_agents_are_reported_with_the_cycle_and_never_run(home: Home, oll
     for agent in ("first", "second", "itself"):
         done = salon("ask", "--agent", agent, "Round and round?")
         assert (done.returncode, done.stdout) == (1, "")
-        assert done.stderr.startswith("salon: ") and f"'{agent}'" in done.stderr
+        # The file's own path:line reason, for the agent asked for or the one its step names.
+        assert done.stderr.startswith(f"salon: {home.config_dir}/agents/{agent}.toml:4: ")
     assert ollama_server.requests == []  # nothing was sent for an agent that cannot run
     next_command_works(ollama_server, home)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "AgentCatalog.get (agents.py) raises UnknownAgent \"no agent named 'X'. Known agents: …\" for an agent whose "
-    "file exists but failed to load; catalog.errors holds the real reason (path:line) and is never shown by "
-    "`salon ask --agent X`. Owner: the streaming core (agents.py)."))
 @pytest.mark.parametrize("content", [
     pytest.param('name = "Broken\nmodel = "ollama/llama3.2"\n', id="malformed"),
     pytest.param('name = "Loop"\nmodel = "ollama/llama3.2"\n[[steps]]\nagent = "loop"\n', id="cyclic"),
@@ -102,10 +99,6 @@ def test_asking_an_agent_whose_file_is_broken_says_what_is_wrong_with_the_file(h
     assert f"{path}:" in done.stderr, done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "load_agents (agents.py) drops a user's agent file that fails to parse and keeps the bundled agent of the "
-    "same id, so `salon ask` silently runs the bundled persona (another system prompt, model and params) with "
-    "no word about the user's broken override. Owner: the streaming core (agents.py / ask.py)."))
 def test_a_broken_override_of_a_bundled_agent_is_not_silently_replaced_by_the_bundled_one(
         home: Home, ollama_server: OllamaServer) -> None:
     path = _agent(home, "assistant", 'name = "My assistant"\nmodel = "ollama/qwen3\nsystem = "Be terse."\n')

@@ -272,13 +272,9 @@ def test_a_disk_with_no_room_at_all_still_answers_with_a_warning(
     no_room = _ask_with_no_room(ollama_server, tmp_path)
     assert (no_room["rc"], no_room["stdout"]) == (0, ANSWER + "\n"), no_room["stderr"]
     (warning,) = no_room["stderr"].splitlines()
-    assert warning.startswith(f"salon: this exchange is not being saved: {tmp_path}/tiny/salon.db")
+    assert warning.startswith(f"salon: this exchange is not being saved: no space left to write {tmp_path}/tiny/salon.db")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "store/connection.py explain() maps SQLITE_FULL to 'no space left … free some disk space', but a disk "
-    "already full when salon.db is opened fails earlier, growing the -shm file: SQLITE_IOERR_SHMSIZE, shown as "
-    "the bare 'salon.db: disk I/O error' with no cause or remedy. Owner: the store."))
 def test_a_disk_with_no_room_at_all_says_so_and_what_to_do(
         home: Home, ollama_server: OllamaServer, tmp_path: Path) -> None:
     (warning,) = _ask_with_no_room(ollama_server, tmp_path)["stderr"].splitlines()

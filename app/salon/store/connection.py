@@ -74,7 +74,8 @@ def explain(error: sqlite3.Error, path: Path) -> StoreError:
     if "READONLY" in name or "readonly" in text:
         return StoreError(f"{path} is read-only ({text}): make it and its folder writable, or use --data-dir "
                           "to keep conversations elsewhere")
-    if name.startswith("SQLITE_FULL") or "disk is full" in text:
+    # A full disk can also surface as a failure to grow the WAL's shared-memory file when the database opens.
+    if name.startswith("SQLITE_FULL") or "disk is full" in text or name == "SQLITE_IOERR_SHMSIZE":
         return StoreError(f"no space left to write {path}: free some disk space and try again "
                           "(what was already saved is kept)")
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
