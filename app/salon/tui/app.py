@@ -1,0 +1,188 @@
+"""The Textual app that ``salon`` opens: the window first, everything slow after the first frame."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from contextlib import suppress
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+
+from salon.tui.commands import CHAT_COMMANDS, Command
+from salon.tui.rendering import Palette
+from salon.tui.services import Clock, Services
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from salon.api import Session
+    from salon.tui.screens.chat import ChatScreen
+
+QUIT_GRACE = 3.0
+"""Seconds a quit waits for streaming replies to end as interrupted (and be saved) before it goes anyway."""
+
+SIDEBAR_MIN_WIDTH = 110
+"""At this terminal width or more, the conversation list is shown from the start."""
+
+
+class SalonApp(App[int]):
+    """Chat with an agent; ``clock`` drives every figure shown (elapsed, tok/s), so tests can fix it."""
+
+    CSS_PATH = "salon.tcss"
+    TITLE = "Salon"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit"),
+    ]
+
+    def __init__(self, session: Session | None = None, *, agent_id: str | None = None, model: str | None = None,
+                 data_dir: Path | None = None, clock: Clock = time.monotonic, open_store: bool = True,
+                 show_conversations: bool | None = None, frame_interval: float | None = None,
+                 cursor_blink: bool = True) -> None:
+        super().__init__()
+        self.cursor_blink = cursor_blink
+        if session is None:
+            from salon.api import Session
+
+            session = Session()
+        config = session.config
+        self.session = session
+        self.agent = session.agent(agent_id or config.default_agent)
+        self.model = model
+        self.data_dir = data_dir or config.resolved_data_dir()
+        self._open_store = open_store
+        self._show_conversations = show_conversations
+        self.services = Services(session, Palette.from_variables("", {}, True), clock=clock,
+                                 follow=config.follow, show_thinking=config.show_thinking)
+        if frame_interval is not None:
+            self.services.frame_interval = frame_interval
+        self._startup_warnings = [*config.warnings, *(str(e) for e in session.catalog.errors)]
+        self._install_themes(config.theme)
+
+    def _install_themes(self, selected: str) -> None:
+        try:
+            from salon.themes import load_themes
+
+            self._startup_warnings += load_themes().install(self, selected)
+        except Exception as error:  # a broken theme folder must not keep the chat from opening
+            self._startup_warnings.append(f"themes: {error}")
+
+    def get_css_variables(self) -> dict[str, str]:
+        from salon.themes import with_salon_variables
+
+        self.theme_variables = with_salon_variables(super().get_css_variables())
+        return self.theme_variables
+
+    # -- start-up -------------------------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen:
+        from salon.tui.screens.chat import ChatScreen
+
+        show = self._show_conversations
+        if show is None:
+            show = self.size.width >= SIDEBAR_MIN_WIDTH
+        return ChatScreen(self.services, self.agent, self.model, show_conversations=show)
+
+    def on_mount(self) -> None:
+        self._update_palette()
+        self.theme_changed_signal.subscribe(self, lambda _theme: self._theme_changed())
+        for warning in self._startup_warnings:
+            self.notify(warning, severity="warning", timeout=10)
+
+    def after_first_frame(self) -> None:
+        """Called by the chat screen once it has been drawn: now the slow work (database, Ollama host)."""
+        if self._open_store:
+            self.open_store()
+        chat = self.chat_screen
+        chat.store_ready()
+        chat.check_connection()
+
+    def open_store(self) -> None:
+        from salon.store import Store
+
+        try:
+            self.services.store = Store.open(self.data_dir)
+        except Exception as error:  # a StoreError (damaged, newer, read-only): chat on, unsaved, and say so
+            self.services.store_problem = str(error)
+            self.notify(f"{error}\nThis session's conversations will not be saved.", title="History unavailable",
+                        severity="error", timeout=15)
+
+    @property
+    def chat_screen(self) -> ChatScreen:
+        from salon.tui.screens.chat import ChatScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, ChatScreen):
+                return screen
+        raise LookupError("the chat screen is not open")
+
+    # -- theme -----------------------------------------------------------------------------------------------
+
+    def _update_palette(self) -> None:
+        variables = self.theme_variables or self.get_css_variables()
+        self.services.palette = Palette.from_variables(self.theme, variables, self.current_theme.dark)
+
+    def _theme_changed(self) -> None:
+        self.get_css_variables()
+        self._update_palette()
+        try:
+            chat = self.chat_screen
+        except LookupError:
+            return
+        for view in chat.views():
+            view.set_palette()
+
+    # -- commands --------------------------------------------------------------------------------------------
+
+    def salon_commands(self) -> Iterable[Command]:
+        """The chat's entries in the command palette; extend this (or :data:`CHAT_COMMANDS`) to add more."""
+        return CHAT_COMMANDS
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        try:
+            chat = self.chat_screen
+        except LookupError:
+            return
+        for command in self.salon_commands():
+            yield SystemCommand(command.title, command.help, _runner(chat, command.action))
+
+    # -- closing ---------------------------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        # Replies still streaming end as interrupted, with their text saved, before the app goes.
+        try:
+            chat = self.chat_screen
+        except LookupError:
+            chat = None
+        stopped = [view.cancel() for view in chat.views()] if chat is not None else []
+        if any(stopped):
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.workers.wait_for_complete(), QUIT_GRACE)
+        self.exit(0)
+
+    async def on_unmount(self) -> None:
+        await self.session.aclose()
+        if self.services.store is not None:
+            self.services.store.close()
+
+
+def _runner(screen: ChatScreen, action: str):
+    async def run() -> None:
+        await screen.run_action(action)
+
+    return run
+
+
+def launch(agent_id: str | None = None, model: str | None = None, data_dir: Path | None = None) -> int:
+    """Open the chat app (``salon`` with no command); returns the exit status."""
+    from salon.api import Session
+
+    session = Session()
+    session.agent(agent_id or session.config.default_agent)  # an unknown agent fails here, before any window
+    app = SalonApp(session, agent_id=agent_id, model=model, data_dir=data_dir)
+    app.run()
+    return app.return_code or 0

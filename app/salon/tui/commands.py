@@ -1,0 +1,35 @@
+"""The chat's entries in Textual's command palette (ctrl+p): each names an action of the chat screen.
+
+``SalonApp.get_system_commands`` yields these after Textual's own, so other parts of Salon (a settings screen,
+themes) add theirs by extending :data:`CHAT_COMMANDS` or overriding ``SalonApp.salon_commands``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    title: str
+    help: str
+    action: str
+    """An action of the chat screen, as a binding would name it (``"pick_agent"``)."""
+
+
+CHAT_COMMANDS: tuple[Command, ...] = (
+    Command("Switch persona", "Pick the agent that writes the next reply (ctrl+a)", "pick_agent"),
+    Command("Switch model", "Pick one of the Ollama host's models for this conversation (ctrl+o)", "pick_model"),
+    Command("Stop the reply", "Stop the reply that is streaming; its text so far is kept (esc)", "stop"),
+    Command("Regenerate the last reply", "Ask for the last reply again, replacing it (ctrl+r)", "regenerate"),
+    Command("Edit the last prompt", "Put the last prompt back in the box; Enter resends it (↑)", "edit_last"),
+    Command("Copy the last reply", "Copy the selected or last reply to the clipboard (c in the messages)",
+            "copy_reply"),
+    Command("Copy a code block", "Copy the last reply's code block; again for the next one (y in the messages)",
+            "copy_code"),
+    Command("New conversation", "Start a new conversation with the same agent (ctrl+n)", "new_conversation"),
+    Command("Show or hide the conversation list", "Open, rename or delete conversations (ctrl+b)",
+            "toggle_conversations"),
+    Command("Search conversations", "Full-text search across every stored message (ctrl+f)", "search"),
+    Command("Check the Ollama connection", "Ask the Ollama host again whether it answers", "check_connection"),
+)

@@ -1,0 +1,109 @@
+"""One conversation's messages as the chat view needs them: kept in the store, or in memory when none opened.
+
+The view asks this object, never SQLite, so the chat works the same whether or not the database could be opened
+(a read-only disk, a database from a newer Salon): then nothing is saved, and the status line says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import count
+from typing import TYPE_CHECKING
+
+from salon.events import MessageCompleted
+from salon.providers import ChatMessage
+from salon.tui.records import MessageRecord
+
+if TYPE_CHECKING:
+    from salon.store import Recorder, Store
+
+
+class ConversationData:
+    """Messages of one conversation, oldest first; a conversation row is created only at the first prompt."""
+
+    def __init__(self, store: Store | None, agent_id: str, conversation_id: str | None = None,
+                 title: str = "") -> None:
+        self.store = store
+        self.agent_id = agent_id
+        self.conversation_id = conversation_id
+        self.title = title
+        self._memory: list[MessageRecord] = []
+        self._ids = count(1)
+
+    @property
+    def saved(self) -> bool:
+        return self.store is not None
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        if self.store is None:
+            return len(self._memory)
+        if self.conversation_id is None:
+            return 0
+        return self.store.message_count(self.conversation_id)
+
+    def page(self, offset: int, limit: int) -> Sequence[MessageRecord]:
+        if self.store is None:
+            return self._memory[offset:offset + limit]
+        if self.conversation_id is None or limit <= 0:
+            return []
+        return [MessageRecord.from_stored(m)
+                for m in self.store.messages(self.conversation_id, offset=offset, limit=limit)]
+
+    def history(self) -> list[ChatMessage]:
+        """What the model is sent: prompts, and replies with text that completed or were interrupted."""
+        if self.store is not None and self.conversation_id is not None:
+            return self.store.history(self.conversation_id)
+        return [ChatMessage(r.role, r.text) for r in self._memory
+                if r.role == "user" or (r.text and r.status in ("complete", "interrupted"))]
+
+    def last_exchange(self, window: int = 50) -> tuple[MessageRecord | None, list[MessageRecord]]:
+        """The last prompt and the replies after it (a multi-step agent writes several)."""
+        total = self.count()
+        tail = list(self.page(max(0, total - window), window))
+        for index in range(len(tail) - 1, -1, -1):
+            if tail[index].role == "user":
+                return tail[index], tail[index + 1:]
+        return None, tail
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def add_user(self, text: str) -> MessageRecord:
+        """Keep the prompt (in the store: committed) before it is sent."""
+        if self.store is None:
+            record = MessageRecord.user(f"mem_{next(self._ids)}", text)
+            self._memory.append(record)
+            return record
+        if self.conversation_id is None:
+            conversation = self.store.create_conversation(self.agent_id)
+            self.conversation_id = conversation.id
+        stored = self.store.add_user_message(self.conversation_id, text)
+        if not self.title:
+            self.title = self.store.conversation(self.conversation_id).title
+        return MessageRecord.from_stored(stored)
+
+    def recorder(self) -> Recorder | None:
+        if self.store is None or self.conversation_id is None:
+            return None
+        return self.store.recorder(self.conversation_id)
+
+    def completed(self, event: MessageCompleted) -> MessageRecord:
+        """A reply finished (the recorder has stored it already when there is a store)."""
+        record = MessageRecord.from_event(event)
+        if self.store is None:
+            self._memory.append(record)
+        return record
+
+    def delete(self, records: Sequence[MessageRecord]) -> None:
+        if self.store is None:
+            gone = {r.id for r in records}
+            self._memory = [r for r in self._memory if r.id not in gone]
+            return
+        for record in records:
+            self.store.delete_message(record.id)
+
+    def set_agent(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        if self.store is not None and self.conversation_id is not None:
+            self.store.set_conversation_agent(self.conversation_id, agent_id)

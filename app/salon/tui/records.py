@@ -1,0 +1,84 @@
+"""What the chat log shows of one message, whether it came from a finished run or from the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from salon.events import MessageCompleted, MessageStatus
+
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """One message as displayed; field names match the store's ``StoredMessage`` so either can be shown."""
+
+    id: str
+    role: Role
+    text: str
+    thinking: str = ""
+    agent_id: str | None = None
+    agent_name: str | None = None
+    model: str | None = None
+    status: MessageStatus = "complete"
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    usage_estimated: bool = False
+    duration: float | None = None
+    tokens_per_second: float | None = None
+    error: str | None = None
+    chunks: int | None = None
+
+    @classmethod
+    def user(cls, message_id: str, text: str) -> MessageRecord:
+        return cls(id=message_id, role="user", text=text)
+
+    @classmethod
+    def from_event(cls, event: MessageCompleted) -> MessageRecord:
+        reply = event.reply
+        return cls(
+            id=event.message_id, role="assistant", text=reply.text, thinking=reply.thinking,
+            agent_id=event.agent_id, agent_name=event.agent_name, model=reply.model, status=event.status,
+            input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens,
+            usage_estimated=reply.usage.estimated, duration=reply.duration,
+            tokens_per_second=reply.tokens_per_second, error=event.error, chunks=reply.chunks,
+        )
+
+    @classmethod
+    def from_stored(cls, stored: Any) -> MessageRecord:
+        """From a ``salon.store`` ``StoredMessage`` (duck-typed, so the TUI imports no SQLite code to show one)."""
+        return cls(
+            id=stored.id, role=stored.role, text=stored.text, thinking=stored.thinking or "",
+            agent_id=stored.agent_id, agent_name=stored.agent_name, model=stored.model, status=stored.status,
+            input_tokens=stored.input_tokens, output_tokens=stored.output_tokens,
+            usage_estimated=stored.usage_estimated, duration=stored.duration,
+            tokens_per_second=stored.tokens_per_second, error=stored.error,
+        )
+
+
+def model_label(model: str | None) -> str:
+    """``ollama/llama3.2:latest`` → ``llama3.2``: the provider prefix and Ollama's default tag say nothing."""
+    if not model:
+        return "?"
+    name = model.split("/", 1)[1] if model.startswith(("ollama/", "ollama_chat/")) else model
+    return name.removesuffix(":latest")
+
+
+def footer_text(record: MessageRecord) -> str:
+    """The quiet line under a reply: agent, model, tokens in/out, tok/s, time."""
+    parts = [record.agent_name or record.agent_id or "assistant", model_label(record.model)]
+    if record.input_tokens is not None or record.output_tokens is not None:
+        tokens = f"{_count(record.input_tokens)} in / {_count(record.output_tokens)} out"
+        parts.append(tokens + (" (estimated)" if record.usage_estimated else ""))
+    elif record.chunks:
+        parts.append(f"{record.chunks} chunks")
+    if record.tokens_per_second:
+        parts.append(f"{record.tokens_per_second:.1f} tok/s")
+    if record.duration is not None:
+        parts.append(f"{record.duration:.1f} s")
+    return " · ".join(parts)
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"

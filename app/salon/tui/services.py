@@ -1,0 +1,47 @@
+"""What every part of the TUI shares: the Salon session, the clock, the store (once open) and display settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from salon.tui.rendering import Palette
+
+if TYPE_CHECKING:
+    from salon.agents import Agent
+    from salon.api import Session
+    from salon.providers import ChatMessage
+    from salon.runner import Run
+    from salon.store import Store
+
+Clock = Callable[[], float]
+
+
+@dataclass(slots=True)
+class Services:
+    """Mutable on purpose: the store opens after the first frame, and the palette changes with the theme."""
+
+    session: Session
+    palette: Palette
+    clock: Clock = time.monotonic
+    store: Store | None = None
+    store_problem: str | None = None
+    follow: bool = True
+    show_thinking: bool = False
+    frame_interval: float = 1 / 12
+
+    def agent(self, agent_id: str) -> Agent:
+        return self.session.agent(agent_id)
+
+    def start_run(self, agent: Agent, model: str | None, history: Sequence[ChatMessage]) -> Run:
+        """A run of ``agent`` on ``history`` (which already ends with the prompt, as the store keeps it).
+
+        ``Session.run`` takes no clock, and the TUI's figures (elapsed, tok/s) must follow the injected one so
+        that tests and snapshots are deterministic; so the run is built here exactly as ``Session.run`` builds it.
+        """
+        from salon.runner import Run
+
+        chosen = agent.with_model(model) if model else agent
+        return Run(chosen, list(history), self.session.providers, clock=self.clock)

@@ -1,0 +1,71 @@
+"""Where the user writes: a multi-line editor in which Enter sends and Shift+Enter or Ctrl+J starts a new line."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import TextArea
+
+PLACEHOLDER = "Write a message · Enter sends · Shift+Enter or Ctrl+J: new line · ↑ edits the last prompt"
+
+
+class Composer(TextArea):
+    """A ``TextArea`` that sends on Enter; what was typed stays until a send is accepted."""
+
+    BINDINGS = [
+        Binding("up", "edit_last", "Edit last prompt", show=False, id="composer-edit-last"),
+        Binding("tab", "focus_messages", "Messages", id="composer-focus-messages"),
+    ]
+
+    class Submitted(Message):
+        """The user pressed Enter with something written."""
+
+        def __init__(self, composer: Composer, text: str) -> None:
+            super().__init__()
+            self.composer = composer
+            self.text = text
+
+        @property
+        def control(self) -> Composer:
+            return self.composer
+
+    class EditLast(Message):
+        """Up in an empty composer: the user wants the last prompt back to edit it."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
+                         highlight_cursor_line=False, placeholder=PLACEHOLDER)
+        self.editing: str | None = None
+        """The id of the user message being edited, while the composer holds an edit of it."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            if self.text.strip():
+                self.post_message(self.Submitted(self, self.text))
+            return
+        if event.key in ("shift+enter", "ctrl+j"):
+            event.stop()
+            event.prevent_default()
+            start, end = self.selection
+            self._replace_via_keyboard("\n", start, end)
+            return
+        await super()._on_key(event)
+
+    def action_focus_messages(self) -> None:
+        # The log of the conversation on screen is where messages are selected, copied and regenerated.
+        from salon.tui.widgets.chat_log import ChatLog
+
+        logs = [log for log in self.screen.query(ChatLog) if log.display and log.parent and log.parent.display]
+        if logs:
+            logs[0].focus()
+        else:
+            self.screen.focus_next()
+
+    def action_edit_last(self) -> None:
+        if self.text:
+            self.action_cursor_up()
+        else:
+            self.post_message(self.EditLast())

@@ -1,0 +1,363 @@
+"""The messages of the chat log: the user's, the live reply while it streams, and the light finished reply.
+
+The live reply is the only Textual ``Markdown`` on screen. Deltas are only collected as they arrive (no UI work per
+token); a timer writes what has gathered to the widget's ``MarkdownStream`` a dozen times a second. When the
+message completes it is replaced by :class:`FinalMessage`: one ``Static`` holding a cached Rich Markdown render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import suppress
+from typing import TYPE_CHECKING
+
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Static
+
+from salon.events import MessageCreated
+from salon.tui.pacing import FASTEST, FramePacer
+from salon.tui.records import MessageRecord, footer_text, model_label
+from salon.tui.rendering import ChunkedMarkdown, Palette, code_blocks, safe_text, settle_point, split_blocks
+from salon.tui.widgets.markdown_body import MarkdownBody
+from salon.tui.widgets.progress import ProgressLine
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+    from textual.timer import Timer
+    from textual.widgets import Markdown
+    from textual.widgets.markdown import MarkdownStream
+
+Clock = Callable[[], float]
+
+FRAME_INTERVAL = FASTEST
+"""Seconds between writes of a live reply to the screen at most: steady, whatever the token rate."""
+
+SETTLE_AT = 500
+"""Characters in the live Markdown after which its finished blocks are settled into the cached render."""
+
+THINKING_TAIL_LINES = 6
+"""How much of the thinking a live reply shows: its last lines, so the cost per frame stays flat."""
+
+
+class MessageBox(Vertical):
+    """Base of every message in the chat log; ``record`` is None only while a reply streams."""
+
+    record: MessageRecord | None = None
+
+    @property
+    def message_id(self) -> str | None:
+        return self.record.id if self.record else None
+
+    def copy_text(self) -> str:
+        return self.record.text if self.record else ""
+
+    def code_blocks(self) -> list[str]:
+        return code_blocks(self.copy_text())
+
+
+class UserMessage(MessageBox):
+    """What the user sent, shown as typed: never parsed as Markdown or markup."""
+
+    def __init__(self, record: MessageRecord, *, queued: bool = False) -> None:
+        super().__init__(classes="message user" + (" -queued" if queued else ""))
+        self.record = record
+        self.border_title = "You" + (" · queued" if queued else "")
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content(safe_text(self.record.text) if self.record else ""), classes="body")
+
+    def mark_sent(self) -> None:
+        self.remove_class("-queued")
+        self.border_title = "You"
+
+
+class FinalMessage(MessageBox):
+    """A finished, interrupted or failed reply: one Static holding its Markdown render, plus a footer.
+
+    ``settled`` is what the live message already rendered while it streamed: reused as it is, so only the text that
+    arrived last is rendered at the swap.
+    """
+
+    def __init__(self, record: MessageRecord, palette: Palette, *, show_thinking: bool = False,
+                 settled: ChunkedMarkdown | None = None) -> None:
+        super().__init__(classes=f"message assistant -{record.status}")
+        self.record = record
+        text = safe_text(record.text)
+        if settled is not None and settled.parts and text.startswith(settled.source):
+            self._markdown = settled.extended(text[len(settled.source):])
+        else:
+            self._markdown = ChunkedMarkdown.of(text, palette)
+        self._markdown.palette = palette
+        self._show_thinking = show_thinking
+        self.border_title = record.agent_name or record.agent_id or "Assistant"
+        self.border_subtitle = self._subtitle(record)
+
+    @property
+    def markdown(self) -> ChunkedMarkdown:
+        """What the body draws: the reply's Markdown, rendered in the current palette."""
+        return self._markdown
+
+    @staticmethod
+    def _subtitle(record: MessageRecord) -> str:
+        status = {"interrupted": "interrupted · ", "failed": "failed · ", "streaming": "cut off · "}
+        return status.get(record.status, "") + footer_text(record)
+
+    def compose(self) -> ComposeResult:
+        record = self.record
+        assert record is not None
+        if record.thinking:
+            from textual.widgets import Collapsible
+
+            with Collapsible(title="Thinking", collapsed=not self._show_thinking, classes="thinking"):
+                yield Static(Content(safe_text(record.thinking)), classes="thinking-text")
+        if record.text:
+            yield MarkdownBody(self._markdown, classes="body")
+        else:
+            yield Static(Content("(no text)"), classes="body -empty")
+        if record.status == "failed":
+            why = safe_text(record.error or "the provider failed")
+            yield Static(Content(f"✗ {why}\nctrl+r retries this reply."), classes="problem")
+        elif record.status == "interrupted":
+            yield Static(Content("■ stopped; the text above is what arrived. ctrl+r writes it again."),
+                         classes="problem")
+
+    def set_palette(self, palette: Palette) -> None:
+        """Re-render in a new theme's colours."""
+        self._markdown.palette = palette
+        for body in self.query(MarkdownBody):
+            body.changed()
+
+
+class LiveMessage(MessageBox):
+    """A reply while it streams: Markdown (or a progress line) written at a steady frame rate.
+
+    Finished top-level blocks move out of the live ``Markdown`` into one Static of cached Rich renders
+    (``settled``), so the live widget, and the cost of each frame, stays small however long the reply grows.
+    """
+
+    class Progress(Message):
+        """Posted each frame while text arrives: the live figures for the status line."""
+
+        def __init__(self, live: LiveMessage, rate: float | None) -> None:
+            super().__init__()
+            self.live = live
+            self.rate = rate
+
+    def __init__(self, created: MessageCreated, clock: Clock, palette: Palette, *,
+                 frame_interval: float = FRAME_INTERVAL) -> None:
+        super().__init__(classes="message assistant -streaming")
+        self.created = created
+        self.show_text = created.show_streaming_message
+        self.settled = ChunkedMarkdown(palette)
+        self._clock = clock
+        self._interval = frame_interval
+        self._pacer = FramePacer(fastest=frame_interval)
+        self._started = clock()
+        self._first_at: float | None = None
+        self._pending: list[str] = []
+        self._thinking: list[str] = []
+        self._thinking_shown = 0
+        self._text_parts: list[str] = []
+        self._tail: list[str] = []
+        self._tail_size = 0
+        self._checked_at = 0
+        self._markdown: Markdown | None = None
+        self._stream: MarkdownStream | None = None
+        self._timer: Timer | None = None
+        self._finished = False
+        self.deltas = 0
+        self.chars = 0
+        self.frames = 0
+        """How many times text was written to the screen (far fewer than deltas: that is the point)."""
+        self.answer_started = False
+        self.border_title = created.agent_name
+        self.border_subtitle = f"{model_label(created.model)} · writing…"
+
+    # -- what the worker calls, once per delta: keep it to list appends ------------------------------------
+
+    def feed(self, text: str, thinking: str) -> None:
+        self.deltas += 1
+        if self._first_at is None:
+            self._first_at = self._clock()
+        if text:
+            self._pending.append(text)
+            self.chars += len(text)
+        if thinking:
+            self._thinking.append(thinking)
+
+    @property
+    def text(self) -> str:
+        """Everything received so far (written to the screen or still waiting for the next frame)."""
+        return "".join(self._text_parts) + "".join(self._pending)
+
+    @property
+    def written(self) -> str:
+        """The text already on screen (the rest waits for the next frame)."""
+        return "".join(self._text_parts)
+
+    def rate(self) -> float | None:
+        if self._first_at is None or self.deltas < 2:
+            return None
+        span = self._clock() - self._first_at
+        return self.deltas / span if span > 0 else None
+
+    def copy_text(self) -> str:
+        return self.text
+
+    # -- the screen side -----------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Collapsible
+
+        with Collapsible(title="Thinking…", collapsed=False, classes="thinking") as thinking:
+            thinking.display = False
+            yield Static(classes="thinking-text")
+        if self.show_text:
+            from textual.widgets import Markdown
+
+            settled = MarkdownBody(self.settled, classes="settled")
+            settled.display = False
+            yield settled
+            self._markdown = Markdown(classes="body", open_links=False)
+            yield self._markdown
+        else:
+            yield ProgressLine(classes="body")
+
+    def on_mount(self) -> None:
+        self._timer = self.set_interval(self._interval, self._tick, name="live-reply")
+
+    async def _tick(self) -> None:
+        if self._finished or not self._pacer.due():
+            return
+        # The progress line moves with the clock, so it is drawn even when no text came.
+        if self._pending or self._thinking_changed or not self.show_text:
+            self._pacer.drew()
+            self.frames += 1
+            await self._flush()
+
+    @property
+    def _thinking_changed(self) -> bool:
+        return bool(self._thinking) and len(self._thinking) != self._thinking_shown
+
+    async def _flush(self) -> None:
+        if self._finished:
+            return
+        if self._thinking and len(self._thinking) != self._thinking_shown:
+            self._show_thinking()
+        if self._pending:
+            fragment = safe_text("".join(self._pending))
+            self._text_parts.extend(self._pending)
+            self._pending.clear()
+            if not self.answer_started:
+                self.answer_started = True
+                self._collapse_thinking()
+            if self.show_text:
+                await self._write(fragment)
+        if not self.show_text:
+            elapsed = self._clock() - self._started
+            self.query_one(ProgressLine).show(self.deltas, self.chars, self.rate(), elapsed)
+        if self.deltas:
+            self.post_message(self.Progress(self, self.rate()))
+
+    async def _write(self, fragment: str) -> None:
+        from textual.widgets import Markdown
+
+        self._tail.append(fragment)
+        self._tail_size += len(fragment)
+        if self._tail_size >= SETTLE_AT and self._tail_size - self._checked_at >= SETTLE_AT // 2:
+            tail = "".join(self._tail)
+            self._checked_at = self._tail_size
+            cut = settle_point(tail)
+            if cut:
+                # Finished blocks go straight to the settled render: never into the live Markdown only to be
+                # taken out again (a burst of thousands of tokens would otherwise mount thousands of widgets).
+                await self._settle(tail[:cut], tail[cut:])
+                return
+        if self._stream is None:
+            assert self._markdown is not None
+            self._stream = Markdown.get_stream(self._markdown)
+        await self._stream.write(fragment)
+
+    async def _settle(self, done: str, rest: str) -> None:
+        """Add finished blocks to the settled render and start a fresh live Markdown with what follows them."""
+        from textual.widgets import Markdown
+
+        added = split_blocks(done)
+        for chunk in added:
+            self.settled.append(chunk)
+        # Rendered here, a chunk at a time with a pause between, rather than in one go inside the next layout.
+        width = self.content_size.width
+        if width > 0:
+            for part in self.settled.parts[-len(added):]:
+                part.lines(self.app.console, width)
+                await asyncio.sleep(0)
+        if self._finished:
+            return
+        old, old_stream = self._markdown, self._stream
+        self._stream = None
+        if old_stream is not None:
+            await old_stream.stop()
+        fresh = Markdown(classes="body", open_links=False)
+        settled = self.query_one(".settled", MarkdownBody)
+        with self.app.batch_update():
+            settled.display = True
+            settled.changed()
+            await self.mount(fresh, after=old)
+            if old is not None:
+                await old.remove()
+        self._markdown = fresh
+        self._tail, self._tail_size, self._checked_at = [rest], len(rest), 0
+        if rest:
+            self._stream = Markdown.get_stream(fresh)
+            await self._stream.write(rest)
+
+    def set_palette(self, palette: Palette) -> None:
+        self.settled.palette = palette
+        if self.show_text:
+            self.query_one(".settled", MarkdownBody).changed()
+
+    def _show_thinking(self) -> None:
+        from textual.widgets import Collapsible
+
+        self._thinking_shown = len(self._thinking)
+        thinking = self.query_one(".thinking", Collapsible)
+        thinking.display = True
+        text = "".join(self._thinking)
+        tail = text[-4000:].splitlines()[-THINKING_TAIL_LINES:]
+        self.query_one(".thinking-text", Static).update(Content(safe_text("\n".join(tail))))
+
+    def _collapse_thinking(self) -> None:
+        from textual.widgets import Collapsible
+
+        thinking = self.query_one(".thinking", Collapsible)
+        if thinking.display:
+            thinking.collapsed = True
+            thinking.title = "Thinking"
+
+    async def finish(self) -> None:
+        """Stop writing: the final message that replaces this one shows the whole text, so nothing is flushed."""
+        if self._finished:
+            return
+        self._finished = True
+        if self._timer is not None:
+            self._timer.stop()
+        self._text_parts.extend(self._pending)
+        self._pending.clear()
+        if self._stream is not None:
+            await self._stream.stop()
+
+    def on_unmount(self) -> None:
+        # Removed mid-stream (its conversation closed): the stream's task must not outlive the widget.
+        if self._timer is not None:
+            self._timer.stop()
+        if self._stream is not None and not self._finished:
+            self._finished = True
+            self.app.call_next(_stop_quietly, self._stream)
+
+
+async def _stop_quietly(stream: MarkdownStream) -> None:
+    with suppress(Exception):
+        await stream.stop()

@@ -1,0 +1,35 @@
+"""What an empty conversation shows: the agent's ``[welcome]`` and the keys that matter first."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+from salon.agents import Agent
+from salon.tui.records import model_label
+from salon.tui.rendering import safe_text
+
+HINTS = "Enter sends · ctrl+a persona · ctrl+o model · esc stops a reply · ctrl+p all commands"
+
+
+class Welcome(Static):
+    """The agent's welcome title and description, or its name and description when it has none."""
+
+    def __init__(self, agent: Agent, *, id: str | None = None) -> None:
+        super().__init__(self._content(agent), id=id)
+
+    @staticmethod
+    def _content(agent: Agent) -> Content:
+        title = agent.welcome.title if agent.welcome else agent.name
+        description = (agent.welcome.description if agent.welcome else "") or agent.description
+        personas = " → ".join(dict.fromkeys(step.name for step in agent.steps))
+        models = ", ".join(model_label(m) for m in agent.models)
+        return Content.assemble(
+            (safe_text(title), "bold $primary"), "\n\n",
+            safe_text(description), "\n\n" if description else "",
+            (f"{personas} · {models}", "$text-muted"), "\n\n",
+            (HINTS, "$text-muted"),
+        )
+
+    def show_agent(self, agent: Agent) -> None:
+        self.update(self._content(agent))

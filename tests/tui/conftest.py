@@ -1,0 +1,102 @@
+"""What the TUI tests share: an app on the Ollama test server, a clock that stands still, the screen as text."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from salon.agents import load_agents
+from salon.api import Session
+from salon.config import Config
+from salon.tui.app import SalonApp
+from tests.servers.ollama import OllamaServer
+
+ROOT = Path(__file__).resolve().parents[2]
+SIZE = (120, 40)
+
+
+class ManualClock:
+    """A clock that moves only when told: elapsed times and tok/s on screen stay the same on every run."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_app(server: OllamaServer | None, data_dir: Path, *, agent: str | None = None, model: str | None = None,
+             host: str | None = None, clock: Callable[[], float] | None = None, **options: object) -> SalonApp:
+    """The real app on the test server (or ``host``), with the bundled agents and this test's data folder."""
+    config = Config(ollama_host=host or (server.host if server else "127.0.0.1:9"), read_timeout=10.0,
+                    connect_timeout=2.0)
+    session = Session(config, catalog=load_agents([ROOT / "agents"]))
+    options.setdefault("show_conversations", False)
+    return SalonApp(session, agent_id=agent, model=model, data_dir=data_dir, clock=clock or ManualClock(),
+                    **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def server(ollama_server: OllamaServer) -> OllamaServer:
+    return ollama_server
+
+
+async def settle(app: SalonApp, pilot: Pilot) -> None:
+    """Wait for every worker (replies, the connection check) and one more frame."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def send(app: SalonApp, pilot: Pilot, text: str) -> None:
+    """Type ``text`` in the composer as a user would (newlines with ctrl+j) and press Enter."""
+    app.chat_screen.composer.focus()
+    for index, line in enumerate(text.split("\n")):
+        if index:
+            await pilot.press("ctrl+j")
+        app.chat_screen.composer.insert(line)
+    await pilot.press("enter")
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    """Poll ``condition`` between frames until it holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.02)
+
+
+_TEXT = re.compile(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)" textLength="[\d.]+"[^>]*>([^<]*)</text>')
+
+
+def screen_lines(app: SalonApp) -> list[str]:
+    """What the terminal shows, one string per row, read back from Textual's own screenshot."""
+    svg = app.export_screenshot()
+    rows: dict[float, dict[int, str]] = {}
+    for x, y, text in _TEXT.findall(svg):
+        text = html.unescape(text).replace("\xa0", " ")
+        rows.setdefault(float(y), {})[round(float(x) / 12.2)] = text
+    lines = []
+    for y in sorted(rows):
+        line: list[str] = []
+        for column in sorted(rows[y]):
+            if len(line) < column:
+                line.extend(" " * (column - len(line)))
+            piece = rows[y][column]
+            line[column:column + len(piece)] = list(piece)
+        lines.append("".join(line).rstrip())
+    return lines
+
+
+def screen_text(app: SalonApp) -> str:
+    return "\n".join(screen_lines(app))
