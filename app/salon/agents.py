@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -122,7 +122,7 @@ class AgentCatalog:
             return []
         return [error for error in self.errors if error.path.stem == agent_id and error.path != self.agents[agent_id].path]
 
-    def __iter__(self) -> Iterable[Agent]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Agent]:
         return iter(sorted(self.agents.values(), key=lambda a: a.id))
 
     def __len__(self) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from salon.agents import Agent, AgentCatalog, default_directories, load_agents
 from salon.config import Config, load_config
@@ -26,11 +26,12 @@ class Session:
         return chosen.with_model(model) if model else chosen
 
     def run(self, agent: str | Agent | None, prompt: str | None, *, history: Sequence[ChatMessage] = (),
-            model: str | None = None, stream: bool | None = None) -> Run:
+            model: str | None = None, stream: bool | None = None, clock: Callable[[], float] | None = None) -> Run:
+        """A run of ``agent``; ``clock`` times its replies (tests and the TUI fix it for repeatable figures)."""
         messages = list(history)
         if prompt is not None:
             messages.append(ChatMessage("user", prompt))
-        return Run(self.agent(agent, model), messages, self.providers, stream=stream)
+        return Run(self.agent(agent, model), messages, self.providers, stream=stream, clock=clock)
 
     async def aclose(self) -> None:
         await self.providers.aclose()
