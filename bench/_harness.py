@@ -19,7 +19,6 @@ sys.path[:0] = [str(ROOT / "app"), str(ROOT)]
 
 from tests.servers.ollama import Scripted, script_remote, tokenize  # noqa: E402
 
-
 LAST_WORDS = "That is the whole answer, zebra quartz."
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import ROOT, peak_rss_mb, realistic_markdown, run_case  # noqa: E402
+from _harness import ROOT, peak_rss_mb, realistic_markdown, run_case
 
 SIZES = (100, 1000, 10_000)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from _harness import Measurement, ServerProcess, Stopwatch
 
 
-async def until(condition, interval: float = 0.005) -> None:  # noqa: ANN001
+async def until(condition, interval: float = 0.005) -> None:
     """Poll ``condition``: the reply's worker gives no awaitable that ends exactly at the final swap."""
     while not condition():
         await asyncio.sleep(interval)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import ROOT, ServerProcess  # noqa: E402
+from _harness import ROOT, ServerProcess
 
 CASES = {
     "hello (bare Textual)": ([sys.executable, str(ROOT / "bench" / "hello_app.py")], "hello, terminal"),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import (  # noqa: E402
+from _harness import (
     Measurement,
     ServerProcess,
     Stopwatch,
@@ -28,11 +28,9 @@ from _harness import (  # noqa: E402
     realistic_markdown,
     run_case,
 )
-
-from textual import events  # noqa: E402
-from textual.app import App  # noqa: E402
-
-from tests.servers.ollama import Scripted  # noqa: E402
+from tests.servers.ollama import Scripted
+from textual import events
+from textual.app import App
 
 DEFAULT_TOKENS = {"50": 400, "200": 1000, "2000": 5000, "unlimited": 5000}
 CASES = ("floor", "baseline", "salon")

@@ -21,9 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import LAST_WORDS, ROOT, ServerProcess, realistic_markdown  # noqa: E402
-
-from tests.servers.ollama import Scripted  # noqa: E402
+from _harness import LAST_WORDS, ROOT, ServerProcess, realistic_markdown
+from tests.servers.ollama import Scripted
 
 COMMANDS = {
     "salon": [sys.executable, "-m", "salon"],

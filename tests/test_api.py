@@ -47,7 +47,7 @@ def test_importing_salon_loads_nothing_heavy():
 
 def test_salon_ask_stays_the_function_after_the_cli_is_imported():
     # The package once had a submodule named `ask`: importing it replaced the `salon.ask` function.
-    import salon.cli  # noqa: F401
+    import salon.cli
     from salon import ask_command  # noqa: F401
 
     assert callable(salon.ask) and salon.ask.__module__ == "salon.api"

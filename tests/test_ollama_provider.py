@@ -77,7 +77,7 @@ async def test_think_is_sent_only_to_models_that_can_think(provider, ollama_serv
 
 
 async def test_asking_a_model_without_thinking_to_think_is_a_clear_error(provider, ollama_server):
-    with pytest.raises(ThinkingUnsupported, match="'llama3.2' does not support thinking"):
+    with pytest.raises(ThinkingUnsupported, match=r"'llama3\.2' does not support thinking"):
         await collect(provider, CompletionRequest("llama3.2", PROMPT, {"think": True}))
     assert ollama_server.requests == [], "the request was not sent"
 
@@ -102,7 +102,7 @@ async def test_server_down_names_the_host_and_how_to_start_ollama():
 
 
 async def test_unknown_model_says_how_to_pull_it(provider):
-    with pytest.raises(ModelNotFound, match="model 'mistral' not found.*`ollama pull mistral`"):
+    with pytest.raises(ModelNotFound, match=r"model 'mistral' not found.*`ollama pull mistral`"):
         await collect(provider, CompletionRequest("mistral", PROMPT))
 
 
@@ -130,7 +130,7 @@ async def test_malformed_ndjson_is_reported_not_crashed_on(provider, ollama_serv
 async def test_a_stalled_stream_ends_with_the_configured_read_timeout(ollama_server):
     ollama_server.script(Scripted(text="one two three", stall_after=1, stall_seconds=10))
     provider = OllamaProvider(f"http://{ollama_server.host}", read_timeout=0.5)
-    with pytest.raises(StreamStalled, match="no data from the server for 0.5 s"):
+    with pytest.raises(StreamStalled, match=r"no data from the server for 0\.5 s"):
         await collect(provider, CompletionRequest("llama3.2", PROMPT))
     await provider.aclose()
 

@@ -120,7 +120,8 @@ class AgentCatalog:
         """Errors of files with this id that did not load although an agent of the id did (a broken override)."""
         if agent_id not in self.agents:
             return []
-        return [error for error in self.errors if error.path.stem == agent_id and error.path != self.agents[agent_id].path]
+        loaded = self.agents[agent_id].path
+        return [error for error in self.errors if error.path.stem == agent_id and error.path != loaded]
 
     def __iter__(self) -> Iterator[Agent]:
         return iter(sorted(self.agents.values(), key=lambda a: a.id))

@@ -272,7 +272,8 @@ def test_a_disk_with_no_room_at_all_still_answers_with_a_warning(
     no_room = _ask_with_no_room(ollama_server, tmp_path)
     assert (no_room["rc"], no_room["stdout"]) == (0, ANSWER + "\n"), no_room["stderr"]
     (warning,) = no_room["stderr"].splitlines()
-    assert warning.startswith(f"salon: this exchange is not being saved: no space left to write {tmp_path}/tiny/salon.db")
+    saving = "salon: this exchange is not being saved"
+    assert warning.startswith(f"{saving}: no space left to write {tmp_path}/tiny/salon.db")
 
 
 def test_a_disk_with_no_room_at_all_says_so_and_what_to_do(

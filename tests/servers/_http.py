@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -54,7 +55,7 @@ class Handler(BaseHTTPRequestHandler):
         # Real servers (Go's net/http among them) disable Nagle; without this each token waits for an ACK.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def read_json(self) -> Any:
@@ -88,7 +89,5 @@ class Handler(BaseHTTPRequestHandler):
         """Drop the connection without ending the response, as a crashed server would."""
         self.wfile.flush()
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):  # the client may have gone already
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass

@@ -10,6 +10,7 @@ It can also run on its own (``python -m tests.servers.ollama``), scripted over H
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import threading
@@ -293,10 +294,8 @@ def main() -> None:
     args = parser.parse_args()
     server = OllamaServer(args.port)
     print(server.port, flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever(poll_interval=0.05)
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":
