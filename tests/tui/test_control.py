@@ -33,7 +33,8 @@ async def test_escape_stops_the_reply_and_keeps_the_partial_text(server: OllamaS
 
 
 async def test_a_prompt_sent_while_a_reply_streams_waits_its_turn(server: OllamaServer, data_dir):
-    server.script(Scripted(text="one two three four five six", rate=8), Scripted(text="Second answer."))
+    # Slow enough that the first reply is still streaming when the second prompt lands, even on a loaded machine.
+    server.script(Scripted(text="one two three four five six", rate=3), Scripted(text="Second answer."))
     app = make_app(server, data_dir)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(app, pilot)
