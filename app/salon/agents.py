@@ -6,7 +6,6 @@ Errors are reported as ``path:line: reason`` and never stop the other files from
 from __future__ import annotations
 
 import contextlib
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from salon.errors import AgentFileError, UnknownAgent
-from salon.tomlfile import KeyLines, describe, error_position
+from salon.tomlfile import KeyLines, describe, read_toml
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -140,15 +139,7 @@ class _Raw:
 
 def parse_file(path: Path) -> _Raw:
     """Read and check one agent file's keys and types (references to other agents are checked later)."""
-    try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AgentFileError(path, None, f"cannot read: {exc}") from exc
-    try:
-        data = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as exc:
-        line, reason = error_position(exc, source)
-        raise AgentFileError(path, line, f"invalid TOML: {reason}") from exc
+    source, data = read_toml(path, AgentFileError)
     lines = KeyLines(source)
     _check(data, _AGENT_KEYS, path, lines, ())
     if "params" in data:

@@ -9,8 +9,8 @@ class SalonError(Exception):
     """Base of every error Salon reports to a user; ``str(error)`` is the whole message."""
 
 
-class AgentFileError(SalonError):
-    """An agent file that cannot be loaded, located as ``path:line: reason``."""
+class FileError(SalonError):
+    """A file of the user's that cannot be used, located as ``path:line: reason``."""
 
     def __init__(self, path: Path | str, line: int | None, reason: str) -> None:
         self.path = Path(path)
@@ -18,6 +18,10 @@ class AgentFileError(SalonError):
         self.reason = reason
         where = f"{self.path}:{line}" if line else str(self.path)
         super().__init__(f"{where}: {reason}")
+
+
+class AgentFileError(FileError):
+    """An agent file that cannot be loaded."""
 
 
 class ConfigError(SalonError):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +18,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from salon import locations
-from salon.errors import SalonError
-from salon.tomlfile import KeyLines, describe, error_position
+from salon.errors import FileError
+from salon.tomlfile import KeyLines, describe, read_toml
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -59,15 +58,8 @@ _THEME_NAME = re.compile(r"^\w[\w.-]*$")
 _PERCENT = re.compile(r"^(?P<colour>.+?)\s+(?P<alpha>\d+(?:\.\d+)?)%$")
 
 
-class ThemeFileError(SalonError):
-    """A theme file that cannot be used, located as ``path:line: reason``."""
-
-    def __init__(self, path: Path | str, line: int | None, reason: str) -> None:
-        self.path = Path(path)
-        self.line = line
-        self.reason = reason
-        where = f"{self.path}:{line}" if line else str(self.path)
-        super().__init__(f"{where}: {reason}")
+class ThemeFileError(FileError):
+    """A theme file that cannot be used."""
 
 
 @dataclass(slots=True)
@@ -136,15 +128,7 @@ def load_themes(directories: Sequence[Path] | None = None) -> ThemeCatalog:
 
 def parse_theme_file(path: Path) -> Theme:
     """One theme file as a Textual ``Theme``, checked as Textual will use it; raises :class:`ThemeFileError`."""
-    try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ThemeFileError(path, None, f"cannot read: {exc}") from exc
-    try:
-        data = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as exc:
-        line, reason = error_position(exc, source)
-        raise ThemeFileError(path, line, f"invalid TOML: {reason}") from exc
+    source, data = read_toml(path, ThemeFileError)
     return theme_from_table(path.stem, data, path=path, source=source)
 
 

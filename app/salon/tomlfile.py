@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 from typing import Any
 
+from salon.errors import FileError
+
 _POSITION = re.compile(r"\s*\((at line \d+, column \d+|at end of document)\)")
+
+
+def read_toml(path: Path, error: type[FileError]) -> tuple[str, dict[str, Any]]:
+    """A TOML file's text and table; an unreadable or invalid file raises ``error(path, line, reason)``."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(path, None, f"cannot read: {exc}") from exc
+    try:
+        return source, tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        line, reason = error_position(exc, source)
+        raise error(path, line, f"invalid TOML: {reason}") from exc
 
 
 def error_position(error: tomllib.TOMLDecodeError, source: str) -> tuple[int, str]:
