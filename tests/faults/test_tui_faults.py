@@ -175,11 +175,6 @@ async def test_a_megabyte_reply_arrives_whole_and_the_app_keeps_working(
 FROZEN = 1.0  # seconds without a frame that a user takes for a hung app
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The live reply re-renders all of its text on every flush (LiveMessage._flush → _settle → "
-    "rendering.settle_point, and MarkdownStream re-parsing with markdown_it), so each flush costs time in "
-    "proportion to the whole reply: a 1 MB reply streamed over ~1 s takes ~11 s to show and stops the screen for "
-    "up to ~3 s at a time on a 2-core machine. Owner: the TUI (widgets/message.py, rendering.py)."))
 async def test_a_megabyte_reply_streams_without_freezing_the_screen(
         home: Home, ollama_server: OllamaServer) -> None:
     # Paced (1,000 pieces of 1 kB a second) so that it streams through the live view, as a fast model's would.
@@ -243,11 +238,6 @@ async def test_enter_again_after_the_prompt_was_taken_sends_nothing_more(
     assert [m.text for m in home.only_exchange()] == ["What is virtue?", TEXT]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Composer posts Submitted(text) on each Enter and is cleared only once ChatScreen.send has accepted the prompt "
-    "(after awaits); a second Enter read in the same batch (a key bounce, two quick taps while the app is busy) "
-    "submits the same text again, and ChatView.submit queues it behind the reply: the prompt is stored and sent "
-    "twice. Owner: the TUI (widgets/composer.py, screens/chat.py)."))
 async def test_two_enters_delivered_together_send_the_prompt_once(home: Home, ollama_server: OllamaServer) -> None:
     ollama_server.set_default(Scripted(text=TEXT, rate=50))
     app = fault_app(home, ollama_server.host)

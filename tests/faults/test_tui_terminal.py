@@ -22,7 +22,7 @@ from tests.servers.ollama import OllamaServer, Scripted
 
 pytestmark = pytest.mark.terminal
 
-# Narrower than the width at which the conversation list opens by itself: Ctrl+B then shows and focuses it.
+# Narrower than the width at which the conversation list opens by itself: Ctrl+G then shows and focuses it.
 WIDTH, HEIGHT = 100, 32
 
 
@@ -130,7 +130,7 @@ def test_kill_9_of_the_chat_app_mid_reply_then_reopening_shows_the_prompt_and_th
 
     terminal.start("second")
     terminal.wait_for("second", "Write a message")
-    terminal.tmux("send-keys", "-t", "second", "C-b")  # the conversation list
+    terminal.tmux("send-keys", "-t", "second", "C-g")  # the conversation list
     terminal.wait_for("second", "Tell me a long story")
     # The text wraps: its last word stands for it. Enter again if the first came before the list took focus.
     opened = ("interrupted", reply.text.split()[-1])

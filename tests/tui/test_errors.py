@@ -35,7 +35,7 @@ async def test_ollama_down_shows_a_banner_and_keeps_the_prompt(closed_port: int,
         assert app.chat_screen.composer.text == "are you there?"
         assert not app.screen.query(UserMessage)
         # Still usable: the persona picker opens and closes.
-        await pilot.press("ctrl+a")
+        await pilot.press("ctrl+t")
         await pilot.pause()
         assert app.screen.id == "agent-picker"
         await pilot.press("escape")

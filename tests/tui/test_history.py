@@ -63,17 +63,17 @@ async def test_a_new_conversation_is_titled_from_its_first_prompt(server: Ollama
         assert "How do tides work?" in screen_text(app).splitlines()[0]
 
 
-async def test_ctrl_b_shows_and_hides_the_list(server: OllamaServer, data_dir):
+async def test_ctrl_g_shows_and_hides_the_list(server: OllamaServer, data_dir):
     seed(data_dir, {"A chat": [("user", "a")]})
     app = make_app(server, data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         assert "A chat" not in screen_text(app)
-        await pilot.press("ctrl+b")
+        await pilot.press("ctrl+g")
         await pilot.pause()
         assert "A chat" in screen_text(app)
         assert isinstance(app.focused, ConversationList)
-        await pilot.press("ctrl+b")
+        await pilot.press("ctrl+g")
         await pilot.pause()
         assert "A chat" not in screen_text(app)
 
@@ -85,7 +85,7 @@ async def test_reopen_a_conversation_and_continue_it(server: OllamaServer, data_
     app = make_app(server, data_dir, show_conversations=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+b", "ctrl+b")  # focus the list
+        await pilot.press("ctrl+g", "ctrl+g")  # focus the list
         await pilot.press("down", "enter")  # the second newest: Cooking
         await settle(app, pilot)
         shown = screen_text(app)
@@ -119,7 +119,7 @@ async def test_rename_a_conversation(server: OllamaServer, data_dir):
     app = make_app(server, data_dir, show_conversations=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+b", "ctrl+b", "f2")
+        await pilot.press("ctrl+g", "ctrl+g", "f2")
         await pilot.pause()
         assert isinstance(app.screen, TextPrompt)
         await pilot.press("ctrl+a" if False else "end")
@@ -139,7 +139,7 @@ async def test_delete_asks_first_and_no_keeps_it(server: OllamaServer, data_dir)
     app = make_app(server, data_dir, show_conversations=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+b", "ctrl+b", "delete")
+        await pilot.press("ctrl+g", "ctrl+g", "delete")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         assert "“Precious” and its 1 messages will be gone" in screen_text(app)
@@ -157,7 +157,7 @@ async def test_delete_after_yes_removes_it_everywhere(server: OllamaServer, data
         await settle(app, pilot)
         await app.chat_screen.open_conversation("conv_0000")
         await pilot.pause()
-        await pilot.press("ctrl+b", "ctrl+b", "d", "y")
+        await pilot.press("ctrl+g", "ctrl+g", "d", "y")
         await settle(app, pilot)
         assert "Doomed" not in screen_text(app)
         assert not app.screen.query(MessageBox), "the open conversation was deleted: a fresh one replaces it"
@@ -229,7 +229,7 @@ async def test_the_list_reads_conversations_a_page_at_a_time(server: OllamaServe
         await settle(app, pilot)
         listing = app.screen.query_one(ConversationList)
         assert listing.option_count == 50
-        await pilot.press("ctrl+b", "ctrl+b", "end")
+        await pilot.press("ctrl+g", "ctrl+g", "end")
         await pilot.pause()
         assert listing.option_count == 100
         assert "Chat 119" in screen_text(app).splitlines()[0] or listing.conversations[0].title == "Chat 119"

@@ -30,7 +30,7 @@ async def test_ctrl_a_picks_the_persona_of_the_next_reply(server: OllamaServer, 
         await settle(app, pilot)
         await send(app, pilot, "hello")
         await settle(app, pilot)
-        await pilot.press("ctrl+a")
+        await pilot.press("ctrl+t")
         await pilot.pause()
         assert app.screen.id == "agent-picker"
         for key in "plto":  # fuzzy: not even spelled right
@@ -55,7 +55,7 @@ async def test_switching_persona_in_an_empty_conversation_shows_its_welcome(serv
     app = make_app(server, data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+a", *"socrates", "enter")
+        await pilot.press("ctrl+t", *"socrates", "enter")
         await pilot.pause()
         assert "Ask Socrates" in screen_text(app)
 
@@ -64,7 +64,7 @@ async def test_escape_leaves_the_persona_unchanged(server: OllamaServer, data_di
     app = make_app(server, data_dir, agent="socrates")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+a", "p", "l", "escape")
+        await pilot.press("ctrl+t", "p", "l", "escape")
         assert app.chat_screen.view.agent.id == "socrates"
 
 

@@ -7,7 +7,7 @@ from rich.console import Console
 from salon.events import MessageCompleted
 from salon.reply import Reply, Usage
 from salon.tui.records import MessageRecord, footer_text, model_label
-from salon.tui.rendering import ChunkedMarkdown, Palette, code_blocks, safe_text, settle_point
+from salon.tui.rendering import LONG_BLOCK, ChunkedMarkdown, Palette, code_blocks, safe_text, settle_point
 
 
 def _plain(markdown: ChunkedMarkdown, width: int = 60) -> list[str]:
@@ -98,3 +98,24 @@ def test_model_labels_drop_the_provider_and_the_default_tag():
     assert model_label("ollama/llama3.2:latest") == "llama3.2"
     assert model_label("ollama/qwen3:8b") == "qwen3:8b"
     assert model_label("anthropic/claude-3-5-haiku") == "anthropic/claude-3-5-haiku"
+
+
+def test_a_huge_paragraph_is_drawn_in_pieces_that_read_as_one_paragraph():
+    # A model that never writes a blank line: one paragraph of 40 kB, which must not be one render.
+    palette = Palette.from_variables("test", {}, True)
+    text = "".join(f"{i:05d} the quick brown fox - jumps * over the lazy dog\n" for i in range(800))
+    markdown = ChunkedMarkdown.of(text, palette)
+    assert len(markdown.parts) > 10 and max(len(part.text) for part in markdown.parts) <= LONG_BLOCK
+    assert markdown.source == text
+    shown = _plain(markdown, 200)
+    assert "" not in shown, "no blank line where the paragraph was cut"
+    assert " ".join(shown).split() == " ".join(_plain(ChunkedMarkdown(palette, [text]), 200)).split()
+
+
+def test_a_paragraph_is_never_cut_before_a_line_that_would_open_a_block_on_its_own():
+    # Inside a paragraph these lines go on with it; at the start of a piece they would be a list or a code block.
+    palette = Palette.from_variables("test", {}, True)
+    risky = "".join(f"2) goes on with the paragraph {i}\n    still prose, not code {i}\n" for i in range(400))
+    text = "Start of a paragraph\n" + risky
+    markdown = ChunkedMarkdown.of(text, palette)
+    assert len(markdown.parts) == 1, "every line could open a block: the paragraph stays whole"

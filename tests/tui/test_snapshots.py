@@ -126,7 +126,7 @@ def test_agent_picker(snap_compare, snapshot_server, data_dir):
 
     async def picker(pilot: Pilot) -> None:
         await settle(pilot.app, pilot)
-        await pilot.press("ctrl+a")
+        await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: pilot.app.screen.id == "agent-picker")
         await pilot.press("p", "l")
         await pilot.pause()

@@ -13,6 +13,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 
 from salon.tui.commands import CHAT_COMMANDS, Command
+from salon.tui.preferences import PreferencesMixin
 from salon.tui.rendering import Palette
 from salon.tui.services import Clock, Services
 
@@ -29,13 +30,16 @@ SIDEBAR_MIN_WIDTH = 110
 """At this terminal width or more, the conversation list is shown from the start."""
 
 
-class SalonApp(App[int]):
+class SalonApp(PreferencesMixin, App[int]):
     """Chat with an agent; ``clock`` drives every figure shown (elapsed, tok/s), so tests can fix it."""
 
     CSS_PATH = "salon.tcss"
     TITLE = "Salon"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit"),
+        # Textual's own palette binding has no id; declared here with one so [keymap] can move it (VS Code's
+        # terminal keeps ctrl+p for itself).
+        Binding("ctrl+p", "command_palette", "palette", show=False, priority=True, id="command-palette"),
     ]
 
     def __init__(self, session: Session | None = None, *, agent_id: str | None = None, model: str | None = None,
@@ -89,6 +93,7 @@ class SalonApp(App[int]):
     def on_mount(self) -> None:
         self._update_palette()
         self.theme_changed_signal.subscribe(self, lambda _theme: self._theme_changed())
+        self._startup_warnings += self.install_user_keymap()
         for warning in self._startup_warnings:
             self.notify(warning, severity="warning", timeout=10)
 
@@ -142,7 +147,8 @@ class SalonApp(App[int]):
         return CHAT_COMMANDS
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Theme" entry is replaced by Salon's, which saves the choice (see PreferencesMixin).
+        yield from (c for c in super().get_system_commands(screen) if c.callback != self.action_change_theme)
         try:
             chat = self.chat_screen
         except LookupError:

@@ -8,6 +8,7 @@ one render per width and theme.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,12 @@ _SAFE = _control_pictures()
 
 CHUNK_SIZE = 2000
 """Characters of Markdown rendered in one piece when a long reply is drawn whole."""
+
+LONG_BLOCK = 4 * CHUNK_SIZE
+"""A paragraph longer than this is cut between its lines into pieces rendered on their own (see :func:`split_parts`).
+
+Without the cut, one huge paragraph (a model that never writes a blank line) is one Rich render of all of it, and
+a live reply re-parses all of it at every frame: a 1 MB reply froze the screen for seconds."""
 
 
 def safe_text(text: str) -> str:
@@ -94,12 +101,17 @@ class Palette:
 
 
 class MarkdownRender:
-    """A Rich renderable of one message's Markdown, rendered once per width and palette."""
+    """A Rich renderable of one message's Markdown, rendered once per width and palette.
 
-    __slots__ = ("_cache", "_palette", "text")
+    ``joined`` says the text goes on with the paragraph the previous chunk ended in (a long paragraph cut between
+    its lines): it is drawn right under it, with no blank line between.
+    """
 
-    def __init__(self, text: str, palette: Palette) -> None:
+    __slots__ = ("_cache", "_palette", "joined", "text")
+
+    def __init__(self, text: str, palette: Palette, *, joined: bool = False) -> None:
         self.text = text
+        self.joined = joined
         self._palette = palette
         self._cache: list[tuple[tuple[int, str], list[list[Segment]]]] = []
 
@@ -151,32 +163,51 @@ class ChunkedMarkdown:
     the part that arrived last instead of the whole reply (which is what keeps the final swap quick).
     """
 
-    __slots__ = ("_palette", "parts")
+    __slots__ = ("_palette", "open_paragraph", "parts", "size")
 
     def __init__(self, palette: Palette, chunks: Sequence[str] = ()) -> None:
         self._palette = palette
         self.parts = [MarkdownRender(chunk, palette) for chunk in chunks if chunk]
+        self.size = sum(len(part.text) for part in self.parts)
+        self.open_paragraph = False
+        """The last chunk ends inside a paragraph (cut between its lines): text added next continues it."""
 
     @property
     def source(self) -> str:
         return "".join(part.text for part in self.parts)
 
-    def append(self, chunk: str) -> None:
+    def append(self, chunk: str, *, joined: bool = False) -> None:
         if chunk:
-            self.parts.append(MarkdownRender(chunk, self._palette))
+            self.parts.append(MarkdownRender(chunk, self._palette, joined=joined and bool(self.parts)))
+            self.size += len(chunk)
+
+    def replace(self, text: str) -> None:
+        """Hold ``text`` alone, as one chunk (a live reply's tail, drawn again at each frame)."""
+        self.parts = [MarkdownRender(text, self._palette)] if text else []
+        self.size = len(text)
+
+    def extend(self, text: str, *, open_paragraph: bool = False) -> None:
+        """Add ``text`` in block-sized chunks; ``open_paragraph`` says it ends inside a paragraph that goes on."""
+        for index, (chunk, joined) in enumerate(split_parts(text)):
+            self.append(chunk, joined=joined or (index == 0 and self.open_paragraph))
+        if text:
+            self.open_paragraph = open_paragraph
 
     def extended(self, text: str) -> ChunkedMarkdown:
         """A copy with ``text`` added (in block-sized chunks), sharing the chunks rendered already."""
         copy = ChunkedMarkdown(self._palette)
         copy.parts = [*self.parts]
-        for chunk in split_blocks(text):
-            copy.append(chunk)
+        copy.size = self.size
+        copy.open_paragraph = self.open_paragraph
+        copy.extend(text)
         return copy
 
     @classmethod
     def of(cls, text: str, palette: Palette) -> ChunkedMarkdown:
         """``text`` in chunks of whole blocks: rendered piece by piece, the drawing can pause in between."""
-        return cls(palette, split_blocks(text))
+        markdown = cls(palette)
+        markdown.extend(text)
+        return markdown
 
     @property
     def palette(self) -> Palette:
@@ -199,7 +230,8 @@ class ChunkedMarkdown:
                     start += 1
                 while joined and _blank(joined[-1]):
                     joined.pop()
-                joined.append([])
+                if not part.joined:
+                    joined.append([])
                 rendered = rendered[start:]
             joined.extend(rendered)
         return joined
@@ -223,25 +255,73 @@ def _blank(line: list[Segment]) -> bool:
 
 def split_blocks(text: str, size: int = CHUNK_SIZE) -> list[str]:
     """``text`` cut at top-level Markdown block boundaries into pieces of at least ``size`` characters."""
+    return [chunk for chunk, _ in split_parts(text, size)]
+
+
+def split_parts(text: str, size: int = CHUNK_SIZE) -> list[tuple[str, bool]]:
+    """``text`` in pieces of at least ``size`` characters, each with whether it continues the previous one's paragraph.
+
+    Pieces end at top-level block boundaries, except inside a paragraph longer than :data:`LONG_BLOCK`, which is cut
+    between its lines (see :func:`paragraph_cut`) so that no single render holds all of it.
+    """
     if len(text) <= size:
-        return [text] if text else []
+        return [(text, False)] if text else []
     from markdown_it import MarkdownIt
 
-    starts = sorted({t.map[0] for t in MarkdownIt("gfm-like").parse(text) if t.level == 0 and t.map is not None})
+    kinds: dict[int, str] = {}
+    for token in MarkdownIt("gfm-like").parse(text):
+        if token.level == 0 and token.map is not None and token.nesting >= 0:
+            kinds.setdefault(token.map[0], token.type)
+    starts = sorted(kinds)
     lines = text.splitlines(keepends=True)
-    chunks: list[str] = []
+    parts: list[tuple[str, bool]] = []
     current: list[str] = []
     size_so_far = 0
     for start, end in zip([0, *starts[1:]], [*starts[1:], len(lines)], strict=True):
         block = "".join(lines[start:end])
+        if len(block) > LONG_BLOCK and kinds.get(start) == "paragraph_open":
+            if current:
+                parts.append(("".join(current), False))
+                current, size_so_far = [], 0
+            joined = False
+            while len(block) > LONG_BLOCK:
+                cut = paragraph_cut(block, size)
+                if not cut:
+                    break
+                parts.append((block[:cut], joined))
+                block, joined = block[cut:], True
+            parts.append((block, joined))
+            continue
         current.append(block)
         size_so_far += len(block)
         if size_so_far >= size:
-            chunks.append("".join(current))
+            parts.append(("".join(current), False))
             current, size_so_far = [], 0
     if current:
-        chunks.append("".join(current))
-    return chunks
+        parts.append(("".join(current), False))
+    return parts
+
+
+_UNSAFE_LINE_START = re.compile(r"\s|\d{1,9}[.)]|[-+*>#=`~|<\[!_]")
+"""What a line of a paragraph must not begin with to start a piece of its own: at the start of a text it could
+open a list, a quote, a heading, a code block or a table, or close a setext heading, instead of going on as prose."""
+
+
+def paragraph_cut(block: str, at_least: int = CHUNK_SIZE) -> int:
+    """Where a long paragraph may be cut (just after a newline, at least ``at_least`` in); 0 when nowhere safe.
+
+    The next piece must read as prose when parsed alone (see ``_UNSAFE_LINE_START``). The cut changes the drawing
+    only in that the wrapped line ends at the cut; an emphasis or link spanning the cut loses its styling.
+    """
+    offset = at_least
+    while True:
+        newline = block.find("\n", offset)
+        if newline < 0 or newline + 1 >= len(block):
+            return 0
+        start = newline + 1
+        if not _UNSAFE_LINE_START.match(block, start) and block[start] != "\n":
+            return start
+        offset = start
 
 
 def settle_point(source: str) -> int:

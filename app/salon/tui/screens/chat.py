@@ -48,14 +48,17 @@ class ChatScreen(Screen[None]):
     """Holds every open conversation (several may stream at once); shows one."""
 
     BINDINGS = [
-        # priority: the composer (a TextArea) would otherwise take ctrl+a as "start of line"; Home still does that.
-        Binding("ctrl+a", "pick_agent", "Persona", priority=True, id="pick-agent"),
+        # Not ctrl+a (GNU screen's prefix, and the composer's "start of line") nor ctrl+b alone (tmux's prefix):
+        # defaults stay clear of keys terminals swallow (salon.keymap.SWALLOWED_KEYS); ctrl+b stays as a second key.
+        Binding("ctrl+t", "pick_agent", "Persona", id="pick-agent"),
         Binding("ctrl+o", "pick_model", "Model", id="pick-model"),
         Binding("escape", "stop", "Stop", id="stop-reply"),
         Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate"),
         Binding("ctrl+n", "new_conversation", "New", id="new-conversation"),
-        Binding("ctrl+b", "toggle_conversations", "Chats", id="toggle-conversations"),
+        Binding("ctrl+g,ctrl+b", "toggle_conversations", "Chats", id="toggle-conversations"),
         Binding("ctrl+f", "search", "Search", id="search"),
+        Binding("f1,alt+h", "app.help", "Help", show=False, id="help"),  # the welcome text names it
+        Binding("f3,ctrl+comma", "app.settings", "Settings", show=False, id="settings"),
     ]
 
     def __init__(self, services: Services, agent: Agent, model: str | None = None,
@@ -184,7 +187,10 @@ class ChatScreen(Screen[None]):
     @on(Composer.Submitted)
     async def _submitted(self, event: Composer.Submitted) -> None:
         event.stop()
-        await self.send(event.text)
+        try:
+            await self.send(event.text)
+        finally:
+            event.composer.submission_done()
 
     async def send(self, text: str) -> bool:
         """Send ``text`` in the conversation on screen; the composer is cleared only once it is accepted."""
@@ -379,7 +385,11 @@ class ChatScreen(Screen[None]):
             self.view.set_agent(agent)
             self._refresh_status()
             self.check_connection()
+            self.warm_cloud(self.view)
             self.notify(f"The next reply comes from {agent.name}.", title="Persona")
+            # The persona last picked is the one the next start opens with (saved to config.toml).
+            if remember := getattr(self.app, "remember_setting", None):
+                remember("default_agent", agent.id)
 
         agents = sorted(self.services.session.catalog.agents.values(), key=lambda agent: agent.id)
         self.app.push_screen(AgentPicker(agents, self.view.agent.id), chosen)
@@ -395,9 +405,21 @@ class ChatScreen(Screen[None]):
             view.set_model(None if model == AGENT_DEFAULT else model)
             self._refresh_status()
             self.check_connection()
+            self.warm_cloud(view)
 
-        self.app.push_screen(ModelPicker(self.services.session.providers.ollama(), view.model_override,
-                                         ", ".join(view.agent.models)), chosen)
+        providers = self.services.session.providers
+        self.app.push_screen(ModelPicker(providers.ollama(), view.model_override, ", ".join(view.agent.models),
+                                         cloud=providers.cloud()), chosen)
+
+    @work(group="litellm")
+    async def warm_cloud(self, view: ChatView) -> None:
+        """A cloud model was picked: import litellm now, off the event loop, so the first reply does not wait."""
+        if all(is_ollama(m) for m in self._models_of(view)):
+            return
+        from salon.providers.cloud import import_litellm_async
+
+        with suppress(Exception):  # not installed, or broken: the reply itself says so, with a way out
+            await import_litellm_async()
 
     def action_copy_reply(self) -> None:
         self.view.chat_log.action_copy_message()

@@ -1,4 +1,5 @@
-"""The model picker: the models the Ollama host has, loaded after the picker opens."""
+"""The model picker: the models the Ollama host has, loaded after the picker opens, and the cloud models named in
+config.toml's ``[providers.NAME] models`` (read without a network call or importing litellm)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from salon.errors import SalonError
 from salon.tui.screens.picker import Choice, PickerScreen
 
 if TYPE_CHECKING:
-    from salon.providers import ModelInfo
+    from salon.providers import ModelInfo, Provider
     from salon.providers.ollama import OllamaProvider
 
 AGENT_DEFAULT = "\x00agent-default"
 """The value of the entry that clears the override (no model ref can contain a NUL)."""
 
 
-def model_choices(models: list[ModelInfo], current: str | None, agent_models: str) -> list[Choice]:
+def model_choices(models: list[ModelInfo], current: str | None, agent_models: str,
+                  cloud: list[ModelInfo] | None = None) -> list[Choice]:
     def bare(ref: str) -> str:
         return ref.removesuffix(":latest")
 
@@ -28,18 +30,24 @@ def model_choices(models: list[ModelInfo], current: str | None, agent_models: st
         detail = " · ".join(part for part in (model.details, size) if part)
         choices.append(Choice(bare(model.ref), bare(model.name), detail, search=model.name,
                               current=current is not None and bare(current) == bare(model.ref)))
+    for model in cloud or ():
+        choices.append(Choice(model.ref, model.ref, model.details, search=model.ref,
+                              current=current is not None and current == model.ref))
     return choices
 
 
 class ModelPicker(PickerScreen):
     """Returns a model ref (``ollama/…``), :data:`AGENT_DEFAULT`, or None."""
 
-    def __init__(self, provider: OllamaProvider, current: str | None, agent_models: str) -> None:
+    def __init__(self, provider: OllamaProvider, current: str | None, agent_models: str,
+                 cloud: Provider | None = None) -> None:
         super().__init__("Switch model — this conversation's next replies use it", placeholder="Search models",
                          id="model-picker")
         self.provider = provider
         self.current = current
         self.agent_models = agent_models
+        self.cloud = cloud
+        self.cloud_models: list[ModelInfo] = []
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -48,10 +56,18 @@ class ModelPicker(PickerScreen):
 
     @work(exclusive=True, group="models")
     async def load(self) -> None:
+        if self.cloud is not None:
+            try:
+                self.cloud_models = await self.cloud.list_models()
+            except SalonError as error:
+                self.notify(str(error), severity="warning")
+            if self.cloud_models:
+                self.set_choices(model_choices([], self.current, self.agent_models, self.cloud_models),
+                                 f"Asking {self.provider.host}…")
         try:
             models = await self.provider.list_models()
         except SalonError as error:
-            self.set_choices(model_choices([], self.current, self.agent_models), str(error))
+            self.set_choices(model_choices([], self.current, self.agent_models, self.cloud_models), str(error))
             return
         note = "" if models else f"{self.provider.host} has no models yet: `ollama pull llama3.2` adds one."
-        self.set_choices(model_choices(models, self.current, self.agent_models), note)
+        self.set_choices(model_choices(models, self.current, self.agent_models, self.cloud_models), note)

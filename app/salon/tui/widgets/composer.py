@@ -38,12 +38,17 @@ class Composer(TextArea):
                          highlight_cursor_line=False, placeholder=PLACEHOLDER)
         self.editing: str | None = None
         """The id of the user message being edited, while the composer holds an edit of it."""
+        self.sending = False
+        """A Submitted is posted and not yet handled: Enter does nothing until then (see :meth:`submission_done`)."""
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.stop()
             event.prevent_default()
-            if self.text.strip():
+            # Two Enters read in one go (a key bounce, quick taps while the app is busy) both arrive before the
+            # first submit is handled and the composer cleared: only the first may send.
+            if self.text.strip() and not self.sending:
+                self.sending = True
                 self.post_message(self.Submitted(self, self.text))
             return
         if event.key in ("shift+enter", "ctrl+j"):
@@ -53,6 +58,10 @@ class Composer(TextArea):
             self._replace_via_keyboard("\n", start, end)
             return
         await super()._on_key(event)
+
+    def submission_done(self) -> None:
+        """The screen has handled the last Submitted (accepted or refused): Enter sends again."""
+        self.sending = False
 
     def action_focus_messages(self) -> None:
         # The log of the conversation on screen is where messages are selected, copied and regenerated.

@@ -1,34 +1,43 @@
 """The messages of the chat log: the user's, the live reply while it streams, and the light finished reply.
 
-The live reply is the only Textual ``Markdown`` on screen. Deltas are only collected as they arrive (no UI work per
-token); a timer writes what has gathered to the widget's ``MarkdownStream`` a dozen times a second. When the
-message completes it is replaced by :class:`FinalMessage`: one ``Static`` holding a cached Rich Markdown render.
+Deltas are only collected as they arrive (no UI work per token); a timer draws what has gathered a dozen times a
+second. The live reply is drawn like a finished one, by Rich into a :class:`MarkdownBody`: its finished blocks are
+rendered once and kept (``settled``), and only the last, still growing block is rendered again at each frame. A
+Textual ``Markdown`` fed by ``MarkdownStream`` cost about 30 ms a frame (block widgets mounted, styled and laid out);
+this costs a few. When the message completes it is replaced by :class:`FinalMessage`, which reuses the settled
+renders.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Static
 
 from salon.events import MessageCreated
 from salon.tui.pacing import FASTEST, FramePacer
 from salon.tui.records import MessageRecord, footer_text, model_label
-from salon.tui.rendering import ChunkedMarkdown, Palette, code_blocks, safe_text, settle_point, split_blocks
+from salon.tui.rendering import (
+    LONG_BLOCK,
+    ChunkedMarkdown,
+    Palette,
+    code_blocks,
+    paragraph_cut,
+    safe_text,
+    settle_point,
+)
 from salon.tui.widgets.markdown_body import MarkdownBody
 from salon.tui.widgets.progress import ProgressLine
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
     from textual.timer import Timer
-    from textual.widgets import Markdown
-    from textual.widgets.markdown import MarkdownStream
 
 Clock = Callable[[], float]
 
@@ -39,6 +48,9 @@ SETTLE_AT = 500
 """Characters in the live Markdown after which its finished blocks are settled into the cached render."""
 
 THINKING_TAIL_LINES = 6
+
+RESERVE_SHARE = 3
+"""A live reply reserves room below its text in steps of 1/RESERVE_SHARE of the log's height (see _reserve)."""
 """How much of the thinking a live reply shows: its last lines, so the cost per frame stays flat."""
 
 
@@ -132,10 +144,10 @@ class FinalMessage(MessageBox):
 
 
 class LiveMessage(MessageBox):
-    """A reply while it streams: Markdown (or a progress line) written at a steady frame rate.
+    """A reply while it streams: Markdown (or a progress line) drawn at a steady frame rate.
 
-    Finished top-level blocks move out of the live ``Markdown`` into one Static of cached Rich renders
-    (``settled``), so the live widget, and the cost of each frame, stays small however long the reply grows.
+    Finished top-level blocks move out of the live tail into cached Rich renders (``settled``), so the text rendered
+    again at each frame, and the cost of the frame, stays small however long the reply grows.
     """
 
     class Progress(Message):
@@ -164,10 +176,12 @@ class LiveMessage(MessageBox):
         self._tail: list[str] = []
         self._tail_size = 0
         self._checked_at = 0
-        self._markdown: Markdown | None = None
-        self._stream: MarkdownStream | None = None
+        self._live = ChunkedMarkdown(palette)
+        """The tail after the settled blocks: one chunk, replaced at each frame."""
+        self._live_body: MarkdownBody | None = None
         self._timer: Timer | None = None
         self._finished = False
+        self._reserved = 0
         self.deltas = 0
         self.chars = 0
         self.frames = 0
@@ -216,13 +230,11 @@ class LiveMessage(MessageBox):
             thinking.display = False
             yield Static(classes="thinking-text")
         if self.show_text:
-            from textual.widgets import Markdown
-
             settled = MarkdownBody(self.settled, classes="settled")
             settled.display = False
             yield settled
-            self._markdown = Markdown(classes="body", open_links=False)
-            yield self._markdown
+            self._live_body = MarkdownBody(self._live, classes="body")
+            yield self._live_body
         else:
             yield ProgressLine(classes="body")
 
@@ -256,6 +268,7 @@ class LiveMessage(MessageBox):
                 self._collapse_thinking()
             if self.show_text:
                 await self._write(fragment)
+                self.call_after_refresh(self._reserve)
         if not self.show_text:
             elapsed = self._clock() - self._started
             self.query_one(ProgressLine).show(self.deltas, self.chars, self.rate(), elapsed)
@@ -263,61 +276,89 @@ class LiveMessage(MessageBox):
             self.post_message(self.Progress(self, self.rate()))
 
     async def _write(self, fragment: str) -> None:
-        from textual.widgets import Markdown
-
         self._tail.append(fragment)
         self._tail_size += len(fragment)
-        if self._tail_size >= SETTLE_AT and self._tail_size - self._checked_at >= SETTLE_AT // 2:
+        # Checked again only once the tail has grown by a share of its size: a block that cannot be settled (a
+        # long code fence) is then parsed a bounded number of times, not once per frame.
+        if self._tail_size >= SETTLE_AT and self._tail_size - self._checked_at >= max(SETTLE_AT // 2,
+                                                                                     self._checked_at // 4):
             tail = "".join(self._tail)
             self._checked_at = self._tail_size
             cut = settle_point(tail)
             if cut:
-                # Finished blocks go straight to the settled render: never into the live Markdown only to be
-                # taken out again (a burst of thousands of tokens would otherwise mount thousands of widgets).
-                await self._settle(tail[:cut], tail[cut:])
+                await self._settle(tail[:cut], tail[cut:], open_paragraph=False)
                 return
-        if self._stream is None:
-            assert self._markdown is not None
-            self._stream = Markdown.get_stream(self._markdown)
-        await self._stream.write(fragment)
+            if self._tail_size > LONG_BLOCK and (cut := self._paragraph_cut(tail)):
+                # One paragraph that keeps growing: its lines so far are settled, so the tail (and the render at
+                # every frame) stays small however long the paragraph gets.
+                await self._settle(tail[:cut], tail[cut:], open_paragraph=True)
+                return
+        self._show_tail()
 
-    async def _settle(self, done: str, rest: str) -> None:
-        """Add finished blocks to the settled render and start a fresh live Markdown with what follows them."""
-        from textual.widgets import Markdown
+    def _show_tail(self) -> None:
+        tail = "".join(self._tail)
+        self._tail = [tail]
+        self._live.replace(tail)
+        if self._live_body is not None:
+            self._live_body.changed()
 
-        added = split_blocks(done)
-        for chunk in added:
-            self.settled.append(chunk)
+    @staticmethod
+    def _paragraph_cut(tail: str) -> int:
+        from markdown_it import MarkdownIt
+
+        blocks = [t for t in MarkdownIt("gfm-like").parse(tail) if t.level == 0 and t.nesting == 1]
+        if len(blocks) != 1 or blocks[0].type != "paragraph_open":
+            return 0
+        # Cut late, so what stays live is a small piece of the paragraph.
+        return paragraph_cut(tail, max(0, len(tail) - SETTLE_AT))
+
+    async def _settle(self, done: str, rest: str, *, open_paragraph: bool) -> None:
+        """Add finished blocks to the settled render; the tail goes on with what follows them."""
+        before = len(self.settled.parts)
+        self.settled.extend(done, open_paragraph=open_paragraph)
         # Rendered here, a chunk at a time with a pause between, rather than in one go inside the next layout.
         width = self.content_size.width
         if width > 0:
-            for part in self.settled.parts[-len(added):]:
+            for part in self.settled.parts[before:]:
                 part.lines(self.app.console, width)
                 await asyncio.sleep(0)
         if self._finished:
             return
-        old, old_stream = self._markdown, self._stream
-        self._stream = None
-        if old_stream is not None:
-            await old_stream.stop()
-        fresh = Markdown(classes="body", open_links=False)
+        self._tail, self._tail_size, self._checked_at = [rest], len(rest), 0
         settled = self.query_one(".settled", MarkdownBody)
         with self.app.batch_update():
             settled.display = True
             settled.changed()
-            await self.mount(fresh, after=old)
-            if old is not None:
-                await old.remove()
-        self._markdown = fresh
-        self._tail, self._tail_size, self._checked_at = [rest], len(rest), 0
-        if rest:
-            self._stream = Markdown.get_stream(fresh)
-            await self._stream.write(rest)
+            if self._live_body is not None:
+                # A blank line between blocks, as in the final render; none inside a paragraph cut in two.
+                self._live_body.styles.margin = (0 if open_paragraph else 1, 0, 0, 0)
+            self._show_tail()
+
+    def _reserve(self) -> None:
+        """Keep this message's height fixed while its text grows, raising it in steps of a third of the log.
+
+        A message that grows by a line per frame changes the log's virtual size every frame: the log scrolls to
+        follow, every line on screen moves and the whole column is painted again. With room reserved, a frame
+        repaints only the lines of the live text that changed, and the column moves once per step.
+        """
+        if self._finished or not self.is_attached:
+            return
+        natural = self.styles.gutter.height + sum(child.outer_size.height + child.styles.margin.height
+                                                 for child in self.children if child.display)
+        if natural <= self._reserved:
+            return
+        log = self.parent
+        viewport = log.size.height if isinstance(log, Widget) else 0
+        step = max(3, viewport // RESERVE_SHARE)
+        self._reserved = natural + step
+        self.styles.min_height = self._reserved
 
     def set_palette(self, palette: Palette) -> None:
         self.settled.palette = palette
+        self._live.palette = palette
         if self.show_text:
-            self.query_one(".settled", MarkdownBody).changed()
+            for body in self.query(MarkdownBody):
+                body.changed()
 
     def _show_thinking(self) -> None:
         from textual.widgets import Collapsible
@@ -346,18 +387,9 @@ class LiveMessage(MessageBox):
             self._timer.stop()
         self._text_parts.extend(self._pending)
         self._pending.clear()
-        if self._stream is not None:
-            await self._stream.stop()
 
     def on_unmount(self) -> None:
-        # Removed mid-stream (its conversation closed): the stream's task must not outlive the widget.
+        # Removed mid-stream (its conversation closed): the timer must not outlive the widget.
+        self._finished = True
         if self._timer is not None:
             self._timer.stop()
-        if self._stream is not None and not self._finished:
-            self._finished = True
-            self.app.call_next(_stop_quietly, self._stream)
-
-
-async def _stop_quietly(stream: MarkdownStream) -> None:
-    with suppress(Exception):
-        await stream.stop()

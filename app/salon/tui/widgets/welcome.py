@@ -9,7 +9,7 @@ from salon.agents import Agent
 from salon.tui.records import model_label
 from salon.tui.rendering import safe_text
 
-HINTS = "Enter sends · ctrl+a persona · ctrl+o model · esc stops a reply · ctrl+p all commands"
+HINTS = "Enter sends · ctrl+t persona · ctrl+o model · esc stops a reply · ctrl+p commands · f1 keys"
 
 
 class Welcome(Static):
