@@ -6,8 +6,17 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+def pace(started: float, sent: int, rate: float | None) -> None:
+    """Sleep until piece number ``sent`` is due at ``rate`` pieces a second (None: no waiting)."""
+    if rate:
+        delay = started + sent / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
 
 
 class LoopbackServer(ThreadingHTTPServer):
@@ -84,6 +93,23 @@ class Handler(BaseHTTPRequestHandler):
     def end_chunked(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def fault_at(self, sent: int, script: Any, error_body: bytes, malformed: bytes) -> bool:
+        """Stage the fault ``script`` (a Scripted reply) asks for after ``sent`` pieces; True if it ended the stream."""
+        if sent == script.error_after:
+            self.write_chunk(error_body)
+            self.end_chunked()
+        elif sent == script.cut_after:
+            self.cut()
+        elif sent == script.malformed_after:
+            self.write_chunk(malformed)
+            self.end_chunked()
+        elif sent == script.stall_after:
+            self.server.stopping.wait(script.stall_seconds)
+            self.cut()
+        else:
+            return False
+        return True
 
     def cut(self) -> None:
         """Drop the connection without ending the response, as a crashed server would."""

@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tests.servers._http import Handler, LoopbackServer
+from tests.servers._http import Handler, LoopbackServer, pace
 
 _TOKEN = re.compile(r"\s*\S+|\s+")
 
@@ -165,25 +165,11 @@ class OllamaHandler(Handler):
         started = time.monotonic()
         pieces = [("thinking", t) for t in thinking] + [("content", t) for t in tokens]
         for sent, (kind, piece) in enumerate(pieces):
-            if sent == reply.error_after:
-                self.write_chunk(json.dumps({"error": reply.error}).encode() + b"\n")
-                self.end_chunked()
+            error_line = json.dumps({"error": reply.error}).encode() + b"\n"
+            malformed = b'{"model": "' + name.encode() + b'", "message": {"content": \n'
+            if self.fault_at(sent, reply, error_line, malformed):
                 return
-            if sent == reply.cut_after:
-                self.cut()
-                return
-            if sent == reply.malformed_after:
-                self.write_chunk(b'{"model": "' + name.encode() + b'", "message": {"content": \n')
-                self.end_chunked()
-                return
-            if sent == reply.stall_after:
-                self.server.stopping.wait(reply.stall_seconds)
-                self.cut()
-                return
-            if reply.rate:
-                delay = started + sent / reply.rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+            pace(started, sent, reply.rate)
             message = {"role": "assistant", "content": piece if kind == "content" else ""}
             if kind == "thinking":
                 message["thinking"] = piece

@@ -24,7 +24,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tests.servers._http import Handler, LoopbackServer
+from tests.servers._http import Handler, LoopbackServer, pace
 from tests.servers.ollama import tokenize
 
 # OpenAI's own error ``type`` and ``code`` for each status it answers with.
@@ -213,27 +213,13 @@ class OpenAIHandler(Handler):
             started = time.monotonic()
             pieces = [("reasoning_content", t) for t in reasoning] + [("content", t) for t in tokens]
             for sent, (kind, piece) in enumerate(pieces):
-                if sent == reply.error_after:
-                    error = {"error": {"message": reply.error, "type": "server_error", "param": None,
-                                       "code": reply.error_code}}
-                    self.write_chunk(b"data: " + json.dumps(error).encode() + b"\n\n")
-                    self.end_chunked()
+                error = {"error": {"message": reply.error, "type": "server_error", "param": None,
+                                   "code": reply.error_code}}
+                error_event = b"data: " + json.dumps(error).encode() + b"\n\n"
+                malformed = b'data: {"id": "' + completion_id.encode() + b'", "choices": [{"delta": \n\n'
+                if self.fault_at(sent, reply, error_event, malformed):
                     return
-                if sent == reply.cut_after:
-                    self.cut()
-                    return
-                if sent == reply.malformed_after:
-                    self.write_chunk(b'data: {"id": "' + completion_id.encode() + b'", "choices": [{"delta": \n\n')
-                    self.end_chunked()
-                    return
-                if sent == reply.stall_after:
-                    self.server.stopping.wait(reply.stall_seconds)
-                    self.cut()
-                    return
-                if reply.rate:
-                    delay = started + sent / reply.rate - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
+                pace(started, sent, reply.rate)
                 self.write_chunk(event({kind: piece}))
             self.write_chunk(event({}, reply.finish_reason))
             if wants_usage and reply.usage:
