@@ -100,7 +100,28 @@ class Palette:
         return cls(key, rich_markdown_theme(variables, dark), "monokai" if dark else "default")
 
 
-class MarkdownRender:
+class _LinesRenderable:
+    """A Rich renderable made of the lines its ``lines(console, width)`` gives, always as wide as it is allowed."""
+
+    __slots__ = ()
+
+    def lines(self, console: Console, width: int) -> list[list[Segment]]:
+        raise NotImplementedError
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        newline = Segment.line()
+        for line in self.lines(console, options.max_width):
+            yield from line
+            yield newline
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        from rich.measure import Measurement
+
+        # A message always takes the width it is given; measuring it would cost a render.
+        return Measurement(options.max_width, options.max_width)
+
+
+class MarkdownRender(_LinesRenderable):
     """A Rich renderable of one message's Markdown, rendered once per width and palette.
 
     ``joined`` says the text goes on with the paragraph the previous chunk ended in (a long paragraph cut between
@@ -143,20 +164,9 @@ class MarkdownRender:
         self._cache = [(key, rendered), *self._cache[:1]]
         return rendered
 
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        newline = Segment.line()
-        for line in self.lines(console, options.max_width):
-            yield from line
-            yield newline
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        from rich.measure import Measurement
-
-        # A message always takes the width it is given; measuring it would cost a render.
-        return Measurement(options.max_width, options.max_width)
 
 
-class ChunkedMarkdown:
+class ChunkedMarkdown(_LinesRenderable):
     """Markdown rendered as consecutive chunks, each split at a top-level block and cached on its own.
 
     A streaming reply settles its finished blocks into chunks as it goes, so the final message re-renders only
@@ -236,16 +246,6 @@ class ChunkedMarkdown:
             joined.extend(rendered)
         return joined
 
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        newline = Segment.line()
-        for line in self.lines(console, options.max_width):
-            yield from line
-            yield newline
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        from rich.measure import Measurement
-
-        return Measurement(options.max_width, options.max_width)
 
 
 def _blank(line: list[Segment]) -> bool:
