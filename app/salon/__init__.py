@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from salon.__about__ import __version__
+from salon._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from salon.agents import Agent, load_agents
@@ -27,9 +28,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'salon' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from salon._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from salon.tui.app import SalonApp, launch
@@ -10,9 +12,4 @@ if TYPE_CHECKING:
 __all__ = ["SalonApp", "launch"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from salon.tui import app
-
-        return getattr(app, name)
-    raise AttributeError(f"module 'salon.tui' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {name: "salon.tui.app" for name in __all__})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from salon._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from salon.tui.screens.agent_picker import AgentPicker
@@ -36,7 +37,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        return getattr(importlib.import_module(f"salon.tui.screens.{_MODULES[name]}"), name)
-    raise AttributeError(f"module 'salon.tui.screens' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {name: f"{__name__}.{module}" for name, module in _MODULES.items()})

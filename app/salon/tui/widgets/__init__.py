@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from salon._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from salon.tui.widgets.banner import Banner
@@ -52,7 +53,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        return getattr(importlib.import_module(f"salon.tui.widgets.{_MODULES[name]}"), name)
-    raise AttributeError(f"module 'salon.tui.widgets' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {name: f"{__name__}.{module}" for name, module in _MODULES.items()})
