@@ -233,18 +233,68 @@ class ChunkedMarkdown(_LinesRenderable):
         """Every chunk's lines, joined by exactly one blank line, as Rich separates blocks in one render."""
         joined: list[list[Segment]] = []
         for part in self.parts:
-            rendered = part.lines(console, width)
-            if joined:
-                start = 0
-                while start < len(rendered) and _blank(rendered[start]):
-                    start += 1
-                while joined and _blank(joined[-1]):
-                    joined.pop()
-                if not part.joined:
-                    joined.append([])
-                rendered = rendered[start:]
-            joined.extend(rendered)
+            _join(joined, part.lines(console, width), part.joined)
         return joined
+
+
+class LiveMarkdown(_LinesRenderable):
+    """A streaming reply: its settled chunks (kept, and reused by the final message) and the tail still growing.
+
+    Laid out exactly as :class:`ChunkedMarkdown` lays out the same chunks, so the final message, which is the settled
+    chunks plus the rest, draws every block at the line where the live reply drew it: the swap moves no text.
+    """
+
+    __slots__ = ("_joined", "_joined_key", "settled", "tail")
+
+    def __init__(self, settled: ChunkedMarkdown) -> None:
+        self.settled = settled
+        self.tail: MarkdownRender | None = None
+        self._joined: list[list[Segment]] = []
+        self._joined_key: tuple[int, str, int] | None = None
+
+    @property
+    def parts(self) -> list[MarkdownRender]:
+        return [*self.settled.parts, *([self.tail] if self.tail is not None else [])]
+
+    @property
+    def palette(self) -> Palette:
+        return self.settled.palette
+
+    @palette.setter
+    def palette(self, palette: Palette) -> None:
+        self.settled.palette = palette
+        if self.tail is not None:
+            self.tail.palette = palette
+        self._joined_key = None
+
+    def replace_tail(self, text: str) -> None:
+        """The tail is now ``text``; it continues the settled paragraph when the settled part ended inside one."""
+        self.tail = (MarkdownRender(text, self.settled.palette, joined=self.settled.open_paragraph
+                                    and bool(self.settled.parts)) if text else None)
+
+    def lines(self, console: Console, width: int) -> list[list[Segment]]:
+        key = (width, self.settled.palette.key, len(self.settled.parts))
+        if key != self._joined_key:
+            # The settled chunks joined once per settle (or width); each frame copies them and adds the tail.
+            self._joined, self._joined_key = self.settled.lines(console, width), key
+        lines = list(self._joined)
+        if self.tail is not None:
+            _join(lines, self.tail.lines(console, width), self.tail.joined)
+        return lines
+
+
+def _join(joined: list[list[Segment]], rendered: list[list[Segment]], continues: bool) -> None:
+    """Add a chunk's lines below ``joined``: one blank line between blocks, none inside a paragraph cut in two."""
+    if joined:
+        start = 0
+        while start < len(rendered) and _blank(rendered[start]):
+            start += 1
+        while joined and _blank(joined[-1]):
+            joined.pop()
+        if not continues:
+            joined.append([])
+        rendered = rendered[start:]
+    joined.extend(rendered)
 
 
 

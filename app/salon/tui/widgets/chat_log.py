@@ -49,6 +49,7 @@ class ChatLog(VerticalScroll, can_focus=True):
         Binding("r", "regenerate", "Regenerate", id="message-regenerate"),
         Binding("e", "edit", "Edit prompt", id="message-edit"),
         Binding("end,G", "latest", "Latest", show=False, id="messages-latest"),
+        Binding("home,g", "oldest", "Oldest", show=False, id="messages-oldest"),
     ]
 
     class Regenerate(Message):
@@ -330,6 +331,18 @@ class ChatLog(VerticalScroll, can_focus=True):
             await self.show_latest()
         else:
             self.stick_to_bottom()
+
+    async def action_oldest(self) -> None:
+        """The conversation's first message, however far back: its page is mounted and shown at the top."""
+        self._select(None)
+        if self._start > 0 and not self.keep_tail:
+            # Not while a reply streams into the end: then the mounted window pages back as the top is reached.
+            records = list(self.source.page(0, PAGE))
+            with self.app.batch_update():
+                await self.remove_children(MessageBox)
+                self._start, self._end = 0, len(records)
+                await self.mount_all([self._factory(r) for r in records])
+        self.scroll_home(animate=False, immediate=True)
 
     def live_messages(self) -> list[LiveMessage]:
         return [child for child in self.children if isinstance(child, LiveMessage)]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
+
+if TYPE_CHECKING:
+    from salon.tui.widgets.chat_log import ChatLog
 
 PLACEHOLDER = "Write a message · Enter sends · Shift+Enter or Ctrl+J: new line · ↑ edits the last prompt"
 
@@ -16,6 +21,11 @@ class Composer(TextArea):
     BINDINGS = [
         Binding("up", "edit_last", "Edit last prompt", show=False, id="composer-edit-last"),
         Binding("tab", "focus_messages", "Messages", id="composer-focus-messages"),
+        # The composer has focus right after sending: paging keys move the conversation, not the prompt's cursor.
+        Binding("pageup", "scroll_messages('page_up')", "Page up", show=False, id="composer-page-up"),
+        Binding("pagedown", "scroll_messages('page_down')", "Page down", show=False, id="composer-page-down"),
+        Binding("ctrl+home", "scroll_messages('top')", "Top", show=False, id="composer-top"),
+        Binding("ctrl+end", "scroll_messages('bottom')", "Bottom", show=False, id="composer-bottom"),
     ]
 
     class Submitted(Message):
@@ -63,15 +73,32 @@ class Composer(TextArea):
         """The screen has handled the last Submitted (accepted or refused): Enter sends again."""
         self.sending = False
 
-    def action_focus_messages(self) -> None:
-        # The log of the conversation on screen is where messages are selected, copied and regenerated.
+    def _chat_log(self) -> ChatLog | None:
+        """The log of the conversation on screen."""
         from salon.tui.widgets.chat_log import ChatLog
 
         logs = [log for log in self.screen.query(ChatLog) if log.display and log.parent and log.parent.display]
-        if logs:
-            logs[0].focus()
+        return logs[0] if logs else None
+
+    def action_focus_messages(self) -> None:
+        # The log of the conversation on screen is where messages are selected, copied and regenerated.
+        if log := self._chat_log():
+            log.focus()
         else:
             self.screen.focus_next()
+
+    async def action_scroll_messages(self, where: str) -> None:
+        log = self._chat_log()
+        if log is None:
+            return
+        if where == "page_up":
+            log.scroll_page_up(animate=False)
+        elif where == "page_down":
+            log.scroll_page_down(animate=False)
+        elif where == "top":
+            await log.action_oldest()
+        else:
+            await log.action_latest()
 
     def action_edit_last(self) -> None:
         if self.text:

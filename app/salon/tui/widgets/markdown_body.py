@@ -11,7 +11,7 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from salon.tui.rendering import ChunkedMarkdown
+from salon.tui.rendering import ChunkedMarkdown, LiveMarkdown
 
 
 class MarkdownBody(Widget):
@@ -23,7 +23,7 @@ class MarkdownBody(Widget):
     }
     """
 
-    def __init__(self, markdown: ChunkedMarkdown, *, classes: str | None = None) -> None:
+    def __init__(self, markdown: ChunkedMarkdown | LiveMarkdown, *, classes: str | None = None) -> None:
         super().__init__(classes=classes)
         self.markdown = markdown
         self._key: tuple[int, str, int] | None = None

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.widget import Widget
 from textual.widgets import Static
 
 from salon.events import MessageCreated
@@ -26,6 +25,7 @@ from salon.tui.records import MessageRecord, footer_text, model_label
 from salon.tui.rendering import (
     LONG_BLOCK,
     ChunkedMarkdown,
+    LiveMarkdown,
     Palette,
     code_blocks,
     paragraph_cut,
@@ -48,9 +48,6 @@ SETTLE_AT = 500
 """Characters in the live Markdown after which its finished blocks are settled into the cached render."""
 
 THINKING_TAIL_LINES = 6
-
-RESERVE_SHARE = 3
-"""A live reply reserves room below its text in steps of 1/RESERVE_SHARE of the log's height (see _reserve)."""
 """How much of the thinking a live reply shows: its last lines, so the cost per frame stays flat."""
 
 
@@ -176,12 +173,11 @@ class LiveMessage(MessageBox):
         self._tail: list[str] = []
         self._tail_size = 0
         self._checked_at = 0
-        self._live = ChunkedMarkdown(palette)
-        """The tail after the settled blocks: one chunk, replaced at each frame."""
+        self._live = LiveMarkdown(self.settled)
+        """The settled blocks and the tail after them (one chunk, replaced at each frame), drawn as one body."""
         self._live_body: MarkdownBody | None = None
         self._timer: Timer | None = None
         self._finished = False
-        self._reserved = 0
         self.deltas = 0
         self.chars = 0
         self.frames = 0
@@ -230,9 +226,7 @@ class LiveMessage(MessageBox):
             thinking.display = False
             yield Static(classes="thinking-text")
         if self.show_text:
-            settled = MarkdownBody(self.settled, classes="settled")
-            settled.display = False
-            yield settled
+            # One body for settled blocks and tail alike, laid out as the final message's: no jump at the swap.
             self._live_body = MarkdownBody(self._live, classes="body")
             yield self._live_body
         else:
@@ -268,7 +262,6 @@ class LiveMessage(MessageBox):
                 self._collapse_thinking()
             if self.show_text:
                 await self._write(fragment)
-                self.call_after_refresh(self._reserve)
         if not self.show_text:
             elapsed = self._clock() - self._started
             self.query_one(ProgressLine).show(self.deltas, self.chars, self.rate(), elapsed)
@@ -298,7 +291,7 @@ class LiveMessage(MessageBox):
     def _show_tail(self) -> None:
         tail = "".join(self._tail)
         self._tail = [tail]
-        self._live.replace(tail)
+        self._live.replace_tail(tail)
         if self._live_body is not None:
             self._live_body.changed()
 
@@ -325,36 +318,9 @@ class LiveMessage(MessageBox):
         if self._finished:
             return
         self._tail, self._tail_size, self._checked_at = [rest], len(rest), 0
-        settled = self.query_one(".settled", MarkdownBody)
-        with self.app.batch_update():
-            settled.display = True
-            settled.changed()
-            if self._live_body is not None:
-                # A blank line between blocks, as in the final render; none inside a paragraph cut in two.
-                self._live_body.styles.margin = (0 if open_paragraph else 1, 0, 0, 0)
-            self._show_tail()
-
-    def _reserve(self) -> None:
-        """Keep this message's height fixed while its text grows, raising it in steps of a third of the log.
-
-        A message that grows by a line per frame changes the log's virtual size every frame: the log scrolls to
-        follow, every line on screen moves and the whole column is painted again. With room reserved, a frame
-        repaints only the lines of the live text that changed, and the column moves once per step.
-        """
-        if self._finished or not self.is_attached:
-            return
-        natural = self.styles.gutter.height + sum(child.outer_size.height + child.styles.margin.height
-                                                 for child in self.children if child.display)
-        if natural <= self._reserved:
-            return
-        log = self.parent
-        viewport = log.size.height if isinstance(log, Widget) else 0
-        step = max(3, viewport // RESERVE_SHARE)
-        self._reserved = natural + step
-        self.styles.min_height = self._reserved
+        self._show_tail()
 
     def set_palette(self, palette: Palette) -> None:
-        self.settled.palette = palette
         self._live.palette = palette
         if self.show_text:
             for body in self.query(MarkdownBody):

@@ -1,0 +1,125 @@
+"""The chat pane as a new user found it: resizing mid-reply, paging from the composer, the swap that moves nothing."""
+
+from __future__ import annotations
+
+import threading
+
+from salon.tui.widgets import FinalMessage, LiveMessage
+from tests.servers.ollama import OllamaServer, Scripted
+from tests.tui.conftest import make_app, screen_lines, screen_text, send, settle, wait_for
+
+PARAGRAPHS = [f"Paragraph {i:02d} " + " ".join(f"word{i}x{j}" for j in range(22)) + f" end{i:02d}."
+              for i in range(25)]
+"""25 paragraphs of ~190 characters: one line each at 200 columns, four at 60."""
+
+BLOCKS = "\n\n".join([
+    "# A heading",
+    "First paragraph with **bold** words and `code`, long enough to wrap at least once on the screen here.",
+    "- one item\n- two items\n- three items",
+    "```python\ndef f(x):\n    return x * 2\n```",
+    *(f"Paragraph {i} says something about block layout and keeps going a while." for i in range(12)),
+    "> a quote at the end",
+    "The last paragraph.",
+]) + "\n"
+
+
+def _held(text: str) -> tuple[Scripted, threading.Event]:
+    release = threading.Event()
+    return Scripted(text=text, hold_final=release), release
+
+
+async def test_widening_or_narrowing_the_window_mid_reply_shows_the_text_at_once(server: OllamaServer, data_dir):
+    script, release = _held("\n\n".join(PARAGRAPHS) + "\n")
+    server.script(script)
+    app = make_app(server, data_dir)
+    try:
+        async with app.run_test(size=(60, 20)) as pilot:
+            await settle(app, pilot)
+            await send(app, pilot, "write a lot")
+            await wait_for(pilot, lambda: app.screen.query(LiveMessage), what="the live message")
+            live = app.screen.query_one(LiveMessage)
+            await wait_for(pilot, lambda: live.written.rstrip().endswith("end24."), timeout=30,
+                           what="the whole text written")
+            await wait_for(pilot, lambda: "end24." in screen_text(app), what="the end of the text on screen")
+            # No more text comes while the window changes: only the resize can bring the text into view.
+            await pilot.resize_terminal(200, 60)
+            await wait_for(pilot, lambda: "end24." in screen_text(app), timeout=5,
+                           what="the end of the text on screen after widening")
+            shown = [line for line in screen_lines(app) if "Paragraph" in line]
+            assert len(shown) > 10, "the widened window shows the text, not a blank band"
+            await pilot.resize_terminal(60, 20)
+            await wait_for(pilot, lambda: "end24." in screen_text(app), timeout=5,
+                           what="the end of the text on screen after narrowing")
+            release.set()
+            await wait_for(pilot, lambda: app.screen.query(FinalMessage), what="the final message")
+    finally:
+        release.set()
+
+
+def _log_rows(app) -> list[str]:
+    """The rows of the conversation's log, without the message borders (their subtitle changes at the swap)."""
+    log = app.chat_screen.view.chat_log
+    top, bottom = log.region.y, log.region.bottom
+    return [line for line in screen_lines(app)[top:bottom] if "╰" not in line and "╭" not in line]
+
+
+async def test_the_swap_from_live_to_final_moves_no_text(server: OllamaServer, data_dir):
+    script, release = _held(BLOCKS)
+    server.script(script)
+    app = make_app(server, data_dir)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(app, pilot)
+            await send(app, pilot, "show me blocks")
+            await wait_for(pilot, lambda: app.screen.query(LiveMessage), what="the live message")
+            live = app.screen.query_one(LiveMessage)
+            await wait_for(pilot, lambda: live.written == BLOCKS, timeout=30, what="the whole text written")
+            assert live.settled.parts, "blocks were settled while streaming (the case that used to jump)"
+            await wait_for(pilot, lambda: "The last paragraph." in screen_text(app), what="the text drawn")
+            await pilot.pause()
+            before = _log_rows(app)
+            release.set()
+            await wait_for(pilot, lambda: app.screen.query(FinalMessage), what="the final message")
+            await settle(app, pilot)
+            after = _log_rows(app)
+            assert "The last paragraph." in "\n".join(after)
+            assert after == before
+            # And a blank line between blocks, as in the final render: never two.
+            text = "\n".join(after)
+            assert "\n\n\n" not in text.replace("│", "").replace(" ", "")
+    finally:
+        release.set()
+
+
+async def test_page_keys_scroll_the_conversation_from_the_composer(server: OllamaServer, data_dir):
+    long_reply = "\n\n".join(f"Line {i} of a long reply." for i in range(60)) + "\n"
+    server.script(Scripted(text=long_reply), Scripted(text=long_reply))
+    app = make_app(server, data_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await send(app, pilot, "the very first prompt")
+        await settle(app, pilot)
+        await send(app, pilot, "the second prompt")
+        await wait_for(pilot, lambda: len(app.screen.query(FinalMessage)) == 2, what="two replies")
+        await settle(app, pilot)
+        composer = app.chat_screen.composer
+        assert app.focused is composer
+        log = app.chat_screen.view.chat_log
+        assert "Line 59 of a long reply." in screen_text(app)
+        bottom = log.scroll_y
+        await pilot.press("pageup")
+        await wait_for(pilot, lambda: log.scroll_y < bottom, timeout=5, what="the log to scroll up a page")
+        assert "Line 59 of a long reply." not in screen_text(app)
+        assert app.focused is composer
+        await pilot.press("ctrl+home")
+        await wait_for(pilot, lambda: "the very first prompt" in screen_text(app), timeout=5,
+                       what="the first prompt at the top")
+        await pilot.press("pagedown")
+        await wait_for(pilot, lambda: "the very first prompt" not in screen_text(app), timeout=5,
+                       what="a page down")
+        await pilot.press("ctrl+end")
+        await wait_for(pilot, lambda: "Line 59 of a long reply." in screen_text(app), timeout=5,
+                       what="the latest at the bottom")
+        assert app.focused is composer
+        composer.insert("draft stays")
+        assert composer.text == "draft stays"
