@@ -22,7 +22,7 @@ from salon.events import (
     RunFailed,
 )
 from salon.providers import ChatMessage
-from salon.reply import Reply
+from salon.reply import Reply, shown_rate
 from salon.runner import Run
 from salon.store import ConversationNotFound, Recorder, Redactor, Store, StoreError
 
@@ -47,7 +47,8 @@ def usage_line(name: str, reply: Reply) -> str:
     tokens = f"{usage.input_tokens or '?'} in / {usage.output_tokens or '?'} out"
     if usage.estimated:
         tokens += " (estimated)"
-    rate = f", {reply.tokens_per_second:.1f} tok/s" if reply.tokens_per_second else ""
+    shown = shown_rate(reply.tokens_per_second, reply.duration)
+    rate = f", {shown:.1f} tok/s" if shown else ""
     return f"[{name} · {reply.model} · {tokens}{rate}, {reply.duration:.2f} s]"
 
 

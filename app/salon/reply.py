@@ -7,6 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+MIN_RATE_SECONDS = 1.0
+"""A rate is shown only when measured over at least this long: a reply that took almost no time has no meaningful
+tok/s (one showed "13567.9 tok/s · 0.0 s")."""
+
+
+def shown_rate(tokens_per_second: float | None, seconds: float | None) -> float | None:
+    """The rate to show for a reply that took ``seconds``, or None when there is none worth showing."""
+    if not tokens_per_second or seconds is None or seconds < MIN_RATE_SECONDS:
+        return None
+    return tokens_per_second
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:

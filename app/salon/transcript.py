@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from salon.errors import SalonError
+from salon.reply import shown_rate
 from salon.store import Conversation, Store, StoredMessage
 
 FORMAT = "salon.conversations"
@@ -225,8 +226,8 @@ def usage_summary(message: StoredMessage) -> str:
     if message.input_tokens is not None or message.output_tokens is not None:
         tokens = f"{_count(message.input_tokens)} in / {_count(message.output_tokens)} out tokens"
         parts.append(tokens + (" (estimated)" if message.usage_estimated else ""))
-    if message.tokens_per_second:
-        parts.append(f"{message.tokens_per_second:.1f} tok/s")
+    if rate := shown_rate(message.tokens_per_second, message.duration):
+        parts.append(f"{rate:.1f} tok/s")
     if message.duration:
         parts.append(f"{message.duration:.2f} s")
     if message.status != "complete":

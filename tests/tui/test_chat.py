@@ -77,7 +77,8 @@ async def test_reply_streams_as_markdown_then_becomes_one_final_message(server: 
 async def test_the_final_message_is_one_light_widget_with_a_footer(server: OllamaServer, data_dir):
     text = "Here is **bold** text and a list:\n\n- one\n- two\n\n```python\nprint('hi')\n```\n"
     server.script(Scripted(text=text))
-    app = make_app(server, data_dir)
+    # A clock that moves, so the reply lasts long enough for its rate to be shown.
+    app = make_app(server, data_dir, clock=_TickingClock())
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await send(app, pilot, "show me")
@@ -118,10 +119,11 @@ async def test_progress_line_instead_of_text_when_the_agent_hides_streaming(serv
         await send(app, pilot, "draft")
         await wait_for(pilot, lambda: app.screen.query(LiveMessage))
         live = app.screen.query_one(LiveMessage)
-        await wait_for(pilot, lambda: "5 deltas received" in screen_text(app), what="the progress line")
+        await wait_for(pilot, lambda: "≈ 5 out (estimated)" in screen_text(app), what="the progress line")
         shown = screen_text(app)
         assert "A long draft" not in shown
-        assert "tokens ·" in shown and "0.0 s" in shown
+        # The clock stands still: no time has passed, so no rate is made up.
+        assert "out (estimated) · no rate yet · 0.0 s" in shown
         assert live.query(ProgressLine)
         assert not live.query(Markdown)
 
@@ -134,7 +136,7 @@ async def test_progress_line_hands_over_to_the_whole_text(server: OllamaServer, 
         await send(app, pilot, "draft")
         await settle(app, pilot)
         assert "The finished draft." in screen_text(app)
-        assert "deltas received" not in screen_text(app)
+        assert "Writing…" not in screen_text(app)
 
 
 async def test_status_line_shows_agent_model_connection_and_live_rate(server: OllamaServer, data_dir):
@@ -151,13 +153,13 @@ async def test_status_line_shows_agent_model_connection_and_live_rate(server: Ol
 
 
 class _TickingClock:
-    """Moves a tenth of a second each time it is read, so a live rate exists."""
+    """Moves a second each time it is read, so a live rate exists (rates need a second: MIN_RATE_SECONDS)."""
 
     def __init__(self) -> None:
         self.now = 0.0
 
     def __call__(self) -> float:
-        self.now += 0.1
+        self.now += 1.0
         return self.now
 
 

@@ -8,6 +8,7 @@ from salon.events import MessageCompleted
 from salon.reply import Reply, Usage
 from salon.tui.records import MessageRecord, footer_text, model_label
 from salon.tui.rendering import LONG_BLOCK, ChunkedMarkdown, Palette, code_blocks, safe_text, settle_point
+from salon.tui.widgets.progress import progress_text
 
 
 def _plain(markdown: ChunkedMarkdown, width: int = 60) -> list[str]:
@@ -88,10 +89,23 @@ def test_the_footer_marks_estimated_usage():
     assert footer_text(record) == "GPT · openai/gpt-4o-mini · 1,200 in / 80 out (estimated) · 1.0 s"
 
 
-def test_the_footer_without_usage_counts_chunks():
+def test_the_footer_without_usage_gives_an_estimate_in_the_same_words_as_the_live_line():
+    # Issue 15: an interrupted reply said "155 chunks" where others said "400 out".
     record = MessageRecord(id="m", role="assistant", text="x", agent_name="A", model="ollama/qwen3", chunks=12,
                            duration=0.5)
-    assert footer_text(record) == "A · qwen3 · 12 chunks · 0.5 s"
+    assert footer_text(record) == "A · qwen3 · ≈ 12 out (estimated) · 0.5 s"
+    assert "≈ 12 out (estimated)" in progress_text(12, None, 0.5)
+    assert "deltas" not in progress_text(12, None, 0.5)
+
+
+def test_a_rate_is_shown_only_over_a_long_enough_time():
+    # Issue 15: a reply that took almost no time showed "13567.9 tok/s · 0.0 s".
+    quick = MessageRecord(id="m", role="assistant", text="x", agent_name="A", model="ollama/qwen3",
+                          input_tokens=5, output_tokens=400, tokens_per_second=13567.9, duration=0.03)
+    assert footer_text(quick) == "A · qwen3 · 5 in / 400 out · 0.0 s"
+    steady = MessageRecord(id="m", role="assistant", text="x", agent_name="A", model="ollama/qwen3",
+                           input_tokens=5, output_tokens=400, tokens_per_second=80.0, duration=5.0)
+    assert footer_text(steady) == "A · qwen3 · 5 in / 400 out · 80.0 tok/s · 5.0 s"
 
 
 def test_model_labels_drop_the_provider_and_the_default_tag():

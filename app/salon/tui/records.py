@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from salon.events import MessageCompleted, MessageStatus
+from salon.reply import shown_rate
 
 Role = Literal["user", "assistant"]
 
@@ -65,16 +66,25 @@ def model_label(model: str | None) -> str:
     return name.removesuffix(":latest")
 
 
+def estimated_out(tokens: int) -> str:
+    """Tokens counted by Salon (one per streamed piece), not by the provider: always marked as an estimate."""
+    return f"≈ {tokens:,} out (estimated)"
+
+
 def footer_text(record: MessageRecord) -> str:
-    """The quiet line under a reply: agent, model, tokens in/out, tok/s, time."""
+    """The quiet line under a reply: agent, model, tokens in/out, tok/s, time.
+
+    Tokens are the provider's counts (``in / out``); where it sent none they are Salon's estimate and say so, in the
+    same words as the live progress line.
+    """
     parts = [record.agent_name or record.agent_id or "assistant", model_label(record.model)]
     if record.input_tokens is not None or record.output_tokens is not None:
         tokens = f"{_count(record.input_tokens)} in / {_count(record.output_tokens)} out"
         parts.append(tokens + (" (estimated)" if record.usage_estimated else ""))
     elif record.chunks:
-        parts.append(f"{record.chunks} chunks")
-    if record.tokens_per_second:
-        parts.append(f"{record.tokens_per_second:.1f} tok/s")
+        parts.append(estimated_out(record.chunks))
+    if rate := shown_rate(record.tokens_per_second, record.duration):
+        parts.append(f"{rate:.1f} tok/s")
     if record.duration is not None:
         parts.append(f"{record.duration:.1f} s")
     return " · ".join(parts)

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from salon.events import MessageCreated
+from salon.reply import MIN_RATE_SECONDS
 from salon.tui.pacing import FASTEST, FramePacer
 from salon.tui.records import MessageRecord, footer_text, model_label
 from salon.tui.rendering import (
@@ -209,10 +210,11 @@ class LiveMessage(MessageBox):
         return "".join(self._text_parts)
 
     def rate(self) -> float | None:
+        """Tokens (streamed pieces) per second since the first one; None until that is long enough to mean much."""
         if self._first_at is None or self.deltas < 2:
             return None
         span = self._clock() - self._first_at
-        return self.deltas / span if span > 0 else None
+        return self.deltas / span if span >= MIN_RATE_SECONDS else None
 
     def copy_text(self) -> str:
         return self.text
@@ -264,7 +266,7 @@ class LiveMessage(MessageBox):
                 await self._write(fragment)
         if not self.show_text:
             elapsed = self._clock() - self._started
-            self.query_one(ProgressLine).show(self.deltas, self.chars, self.rate(), elapsed)
+            self.query_one(ProgressLine).show(self.deltas, self.rate(), elapsed)
         if self.deltas:
             self.post_message(self.Progress(self, self.rate()))
 

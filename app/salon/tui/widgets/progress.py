@@ -5,19 +5,21 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from salon.tui.records import estimated_out
 
-def progress_text(deltas: int, chars: int, rate: float | None, elapsed: float) -> str:
-    # Ollama sends about one token per delta; the character count gives a second, model-independent estimate.
-    rate_text = f"{rate:.1f} tok/s" if rate else "no rate yet"
-    return (f"Writing… {deltas:,} deltas received · ≈ {max(round(chars / 4), deltas if chars else 0):,} tokens · "
-            f"{rate_text} · {elapsed:.1f} s")
+
+def progress_text(deltas: int, rate: float | None, elapsed: float) -> str:
+    # In the footer's words: the provider's counts come only with the final line, so until then the tokens are
+    # Salon's estimate (a streamed piece is about one token) and say so.
+    rate_part = f"{rate:.1f} tok/s" if rate else "no rate yet"
+    return f"Writing… {estimated_out(deltas)} · {rate_part} · {elapsed:.1f} s"
 
 
 class ProgressLine(Static):
-    """Deltas received, tokens, tok/s and time so far; updated by its live message at the frame rate."""
+    """Tokens so far (estimated), tok/s and time; updated by its live message at the frame rate."""
 
     def __init__(self, *, classes: str | None = None) -> None:
-        super().__init__(Content(progress_text(0, 0, None, 0.0)), classes=classes)
+        super().__init__(Content(progress_text(0, None, 0.0)), classes=classes)
 
-    def show(self, deltas: int, chars: int, rate: float | None, elapsed: float) -> None:
-        self.update(Content(progress_text(deltas, chars, rate, elapsed)))
+    def show(self, deltas: int, rate: float | None, elapsed: float) -> None:
+        self.update(Content(progress_text(deltas, rate, elapsed)))
