@@ -123,3 +123,44 @@ async def test_page_keys_scroll_the_conversation_from_the_composer(server: Ollam
         assert app.focused is composer
         composer.insert("draft stays")
         assert composer.text == "draft stays"
+
+
+async def test_a_narrow_terminal_hides_the_conversation_list_until_its_key(server: OllamaServer, data_dir):
+    server.script(Scripted(text="A short answer."))
+    app = make_app(server, data_dir, show_conversations=True, agent="socrates")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        await send(app, pilot, "hello there")
+        await wait_for(pilot, lambda: app.screen.query(FinalMessage), what="the reply")
+        await settle(app, pilot)
+        # The count takes in the reply once it is stored, in words that agree with the number.
+        await wait_for(pilot, lambda: "2 messages" in screen_text(app), timeout=5, what="the list's count")
+        meta = next(line for line in screen_text(app).splitlines() if "2 messages" in line)
+        assert "just now · 2 messages · socrates" in meta, "the meta line is whole, not wrapped"
+        await pilot.resize_terminal(60, 20)
+        await wait_for(pilot, lambda: "2 messages" not in screen_text(app), timeout=5, what="the list hidden")
+        assert "A short answer." in screen_text(app)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "2 messages" in screen_text(app), timeout=5, what="the list on its key")
+        assert app.focused is app.screen.query_one("#conversations")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "2 messages" not in screen_text(app), timeout=5, what="hidden again")
+        assert app.focused is app.chat_screen.composer
+
+
+async def test_the_first_list_key_focuses_a_visible_list_instead_of_hiding_it(server: OllamaServer, data_dir):
+    app = make_app(server, data_dir, show_conversations=True)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        await wait_for(pilot, lambda: app.screen.query("#conversations"), what="the list mounted")
+        assert app.focused is app.chat_screen.composer
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert "No conversations yet" in screen_text(app)
+        assert app.focused is app.screen.query_one("#conversations")
+
+
+def test_message_counts_are_grammatical():
+    from salon.tui.widgets.conversation_list import messages
+
+    assert [messages(n) for n in (0, 1, 2, 1200)] == ["0 messages", "1 message", "2 messages", "1,200 messages"]

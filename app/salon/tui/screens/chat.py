@@ -10,7 +10,7 @@ from contextlib import suppress
 from itertools import count
 from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import events, on, work
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from salon.tui.widgets.conversation_list import ConversationList
 
 EDITING_TITLE = "Editing your last prompt · Enter resends it · Esc cancels"
+
+NARROW = 90
+"""Below this many columns the conversation list is hidden until asked for (its key): the chat keeps the room."""
 
 
 def bare_model(ref: str) -> str:
@@ -72,6 +75,7 @@ class ChatScreen(Screen[None]):
         self.connection: Connection = "unknown"
         self.models: list[ModelInfo] | None = None
         self._streaming: set[ChatView] = set()
+        self._narrow = False
 
     # -- layout ------------------------------------------------------------------------------------------------
 
@@ -281,6 +285,8 @@ class ChatScreen(Screen[None]):
             if event.view is self.view:
                 self.status.rate = None
             self._prune_views()
+            # The reply is stored now: the list's message count takes it in.
+            self.reload_conversations()
         self._refresh_status()
 
     @on(LiveMessage.Progress)
@@ -439,12 +445,24 @@ class ChatScreen(Screen[None]):
 
     def action_toggle_conversations(self) -> None:
         sidebar = self.query_one("#sidebar")
-        sidebar.display = not sidebar.display
         listing = self.query("#conversations")
+        if sidebar.display and listing and not listing.first().has_focus:
+            # Shown but not in use: the key goes to the list first; pressed again, it hides it.
+            listing.first().focus()
+            return
+        sidebar.display = not sidebar.display
+        self._show_conversations = sidebar.display
         if sidebar.display and listing:
             listing.first().focus()
         else:
             self.composer.focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        narrow = event.size.width < NARROW
+        if narrow != self._narrow:
+            self._narrow = narrow
+            # Only the width decides here; the list's key still shows (or hides) it at any width.
+            self.query_one("#sidebar").display = self._show_conversations and not narrow
 
     def action_search(self) -> None:
         from salon.tui.screens.search import SearchScreen

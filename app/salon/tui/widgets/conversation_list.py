@@ -30,6 +30,10 @@ def age(seconds: float) -> str:
     return f"{seconds // 86400:.0f} d ago"
 
 
+def messages(count: int) -> str:
+    return "1 message" if count == 1 else f"{count:,} messages"
+
+
 class ConversationList(OptionList):
     """Enter opens a conversation; F2 renames it; Delete removes it (after a confirmation)."""
 
@@ -102,7 +106,9 @@ class ConversationList(OptionList):
     def _option(self, conversation: Conversation, now: float) -> Option:
         mark = Content.styled("● ", "$accent") if conversation.id == self.current else Content("  ")
         title = Content.styled(safe_text(conversation.display_title), "bold")
-        detail = f"{conversation.agent_id} · {conversation.message_count} msgs · {age(now - conversation.updated_at)}"
+        # What changes most first: a long agent id is what the ellipsis cuts.
+        count = messages(conversation.message_count)
+        detail = f"{age(now - conversation.updated_at)} · {count} · {conversation.agent_id}"
         return Option(Content.assemble(mark, title, "\n  ", (safe_text(detail), "$text-muted")),
                       id=conversation.id)
 
