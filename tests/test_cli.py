@@ -142,6 +142,19 @@ def test_empty_piped_input_and_no_argument_is_a_clear_error(ollama_server):
     assert "prompt" in result.stderr and ollama_server.requests == []
 
 
+def test_an_empty_prompt_argument_is_called_empty_not_blamed_on_standard_input(ollama_server):
+    result = run_salon("ask", "", input="")
+    assert result.returncode == 1
+    assert "the prompt is empty" in result.stderr
+    assert "standard input" not in result.stderr and ollama_server.requests == []
+
+
+def test_help_says_models_lists_cloud_models_too():
+    result = run_salon("--help")
+    line = next(line for line in result.stdout.splitlines() if line.strip().startswith("models"))
+    assert "Ollama" in line and "cloud" in line
+
+
 def test_models_adds_the_cloud_models_named_in_config(ollama_server, config_dir):
     (config_dir / "config.toml").write_text('[providers.openai]\nmodels = ["gpt-4o-mini"]\n')
     result = run_salon("models")

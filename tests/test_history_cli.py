@@ -46,6 +46,15 @@ def test_list_shows_conversations_newest_first(data_dir: Path) -> None:
     assert [(c["id"], c["messages"]) for c in as_json] == [(second, 2), (first, 2)]
 
 
+def test_list_keeps_its_columns_in_line_with_a_long_agent_id(data_dir: Path) -> None:
+    with Store.open(data_dir, secrets=()) as store:
+        store.add_user_message(store.create_conversation("a-persona-with-a-very-long-id").id, "Long one")
+        store.add_user_message(store.create_conversation("plato").id, "Short one")
+    lines = run_salon("history", "list").stdout.splitlines()
+    assert [line.index("Short one") for line in lines if "Short one" in line] == \
+        [line.index("Long one") for line in lines if "Long one" in line]
+
+
 def test_list_when_there_is_nothing_yet() -> None:
     result = run_salon("history", "list")
     assert (result.returncode, result.stdout) == (0, "")
@@ -81,6 +90,15 @@ def test_search_across_conversations(data_dir: Path) -> None:
 
     nothing = run_salon("history", "search", "NEAR(", "AND")
     assert nothing.returncode == 1 and "nothing matches" in nothing.stderr
+
+
+def test_search_marks_stay_readable_in_text_with_brackets(data_dir: Path) -> None:
+    with Store.open(data_dir, secrets=()) as store:
+        store.add_user_message(store.create_conversation("plato").id, "Before [/INST] and after")
+    found = run_salon("history", "search", "INST")
+    assert found.returncode == 0, found.stderr
+    assert "Before [/⟦INST⟧] and after" in found.stdout
+    assert "[/[INST]]" not in found.stdout
 
 
 def test_rename_and_delete(data_dir: Path) -> None:

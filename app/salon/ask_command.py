@@ -37,6 +37,9 @@ def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
         return f"{given}\n\n{piped}"
     if given or piped:
         return given or piped
+    if args.prompt:
+        # `salon ask ""`: the argument was there, only empty; standard input was never the question.
+        raise SalonError("the prompt is empty: give some text (salon ask \"…\") or pipe it in")
     if stdin.isatty():
         raise SalonError("no prompt: give one as an argument or pipe it in (echo 'hi' | salon ask)")
     raise SalonError("the prompt read from standard input is empty")

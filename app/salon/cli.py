@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = agent_commands.add_parser("validate", help="check agent files; prints path:line: reason")
     validate.add_argument("paths", nargs="*", type=Path, help="files or folders (default: every agent folder)")
 
-    commands.add_parser("models", help="the models the Ollama host offers")
+    commands.add_parser("models", help="the models you can use: the Ollama host's and the cloud models "
+                                            "named in config.toml")
 
     from salon import history_commands
 

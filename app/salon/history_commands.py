@@ -113,6 +113,8 @@ def _when(timestamp: float) -> str:
 
 def _list(store: Store, args: argparse.Namespace, stdout: TextIO) -> int:
     conversations = store.conversations(limit=args.limit or None)
+    # The agent column as wide as its longest id, so a long one does not push its title out of line.
+    agent_width = max([16, *(len(c.agent_id) for c in conversations)])
     for c in conversations:
         if args.json:
             stdout.write(json.dumps({"id": c.id, "title": c.title, "agent_id": c.agent_id,
@@ -120,21 +122,31 @@ def _list(store: Store, args: argparse.Namespace, stdout: TextIO) -> int:
                                      "messages": c.message_count}, ensure_ascii=False) + "\n")
         else:
             stdout.write(f"{c.id[:_SHORT_ID]}  {_when(c.updated_at)}  {c.message_count:>5}  "
-                         f"{c.agent_id:<16} {c.display_title}\n")
+                         f"{c.agent_id:<{agent_width}} {c.display_title}\n")
     if not conversations and not args.json:
         sys.stderr.write("no conversations yet: `salon ask` or the chat app saves each one\n")
     return EXIT_OK
 
 
+_OPEN, _CLOSE = "\x02", "\x03"
+
+
+def _marked(snippet: str) -> str:
+    """Matched terms in [brackets], or in ⟦these⟧ where the text has brackets of its own ([/INST] read [/[INST]])."""
+    plain = snippet.replace(_OPEN, "").replace(_CLOSE, "")
+    opening, closing = ("⟦", "⟧") if "[" in plain or "]" in plain else ("[", "]")
+    return snippet.replace(_OPEN, opening).replace(_CLOSE, closing)
+
+
 def _search(store: Store, query: str, limit: int, stdout: TextIO) -> int:
-    hits = store.search(query, limit=limit)
+    hits = store.search(query, limit=limit, marks=(_OPEN, _CLOSE))
     grouped: dict[str, list[SearchHit]] = {}
     for hit in hits:  # best match first, each conversation's hits together
         grouped.setdefault(hit.conversation_id, []).append(hit)
     for conversation_id, found in grouped.items():
         stdout.write(f"{conversation_id[:_SHORT_ID]}  {found[0].conversation_title or '(untitled)'}\n")
         for hit in found:
-            snippet = " ".join(hit.snippet.split())
+            snippet = _marked(" ".join(hit.snippet.split()))
             stdout.write(f"    {'you' if hit.role == 'user' else 'reply'}: {snippet}\n")
     if not hits:
         sys.stderr.write(f"nothing matches {query!r}\n")

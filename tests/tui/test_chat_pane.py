@@ -164,3 +164,38 @@ def test_message_counts_are_grammatical():
     from salon.tui.widgets.conversation_list import messages
 
     assert [messages(n) for n in (0, 1, 2, 1200)] == ["0 messages", "1 message", "2 messages", "1,200 messages"]
+
+
+async def test_the_persona_picker_ranks_a_name_match_above_a_description_match(server: OllamaServer, data_dir):
+    from textual.widgets import OptionList
+
+    app = make_app(server, data_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: app.screen.id == "agent-picker", what="the persona picker")
+        for key in "plat":
+            await pilot.press(key)
+        await pilot.pause()
+        options = app.screen.query_one(OptionList)
+        shown = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert shown[0] == "plato"
+        assert shown.index("assistant") > shown.index("plato")
+
+
+async def test_notices_leave_the_prompt_and_the_status_line_in_view(server: OllamaServer, data_dir):
+    from textual.widgets._toast import Toast
+
+    app = make_app(server, data_dir)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(app, pilot)
+        app.chat_screen.composer.insert("my kept prompt")
+        app.notify("Ollama is not answering; your prompt is still in the box.", title="Not sent",
+                   severity="error", timeout=30)
+        await wait_for(pilot, lambda: app.screen.query(Toast), what="the notice")
+        await pilot.pause()
+        toasts = list(app.screen.query(Toast))
+        for covered in (app.chat_screen.composer, app.chat_screen.status):
+            assert not any(toast.region.overlaps(covered.region) for toast in toasts), covered
+        assert "my kept prompt" in screen_text(app)
+        assert "Not sent" in screen_text(app)
