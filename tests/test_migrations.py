@@ -97,7 +97,16 @@ INSERT INTO messages (id, conversation_id, seq, role, text, agent_id, agent_name
      'socrates', 'Socrates', 'ollama/llama3.2', 'streaming', 1700000003.0, 'old-host/4242', 1700000004.0);
 """
 
-FROZEN: dict[int, tuple[str, str]] = {1: (FROZEN_V1, SAMPLE_V1)}
+# Version 2: the model picked for a conversation is stored with it (NULL: the agent's own).
+FROZEN_V2 = FROZEN_V1.replace("""    message_count INTEGER NOT NULL DEFAULT 0
+);""", """    message_count INTEGER NOT NULL DEFAULT 0,
+    model TEXT
+);""", 1)
+assert FROZEN_V2 != FROZEN_V1
+
+SAMPLE_V2 = SAMPLE_V1
+
+FROZEN: dict[int, tuple[str, str]] = {1: (FROZEN_V1, SAMPLE_V1), 2: (FROZEN_V2, SAMPLE_V2)}
 
 
 def _schema(path: Path) -> set[tuple[str, str, str]]:
@@ -146,8 +155,10 @@ def test_a_database_from_every_version_opens_and_keeps_its_conversations(tmp_pat
             reply = store.messages(conversation.id)[1]
             assert (reply.input_tokens, reply.output_tokens, reply.model) == (26, 4, "ollama/llama3.2")
             assert [h.message_id for h in store.search("knowledge")] == ["msg_0000000000000000000000b2"]
-        # and it takes new conversations
-        new = store.create_conversation("assistant")
+            assert conversation.model is None, "an older conversation is answered by its agent's own model"
+        # and it takes new conversations, with the model picked for them
+        new = store.create_conversation("assistant", model="ollama/qwen3")
+        assert store.conversation(new.id).model == "ollama/qwen3"
         store.add_user_message(new.id, "a fresh prompt after the upgrade")
         assert store.search("fresh")[0].conversation_id == new.id
 

@@ -199,3 +199,48 @@ async def test_notices_leave_the_prompt_and_the_status_line_in_view(server: Olla
             assert not any(toast.region.overlaps(covered.region) for toast in toasts), covered
         assert "my kept prompt" in screen_text(app)
         assert "Not sent" in screen_text(app)
+
+
+async def _pick_model(app, pilot, name: str) -> None:
+    await pilot.press("ctrl+o")
+    await wait_for(pilot, lambda: app.screen.id == "model-picker", what="the model picker")
+    await settle(app, pilot)
+    await pilot.press(*name, "enter")
+    await wait_for(pilot, lambda: app.screen.id == "chat-screen", what="the chat again")
+    await pilot.pause()
+
+
+def _welcome(app) -> str:
+    return str(app.chat_screen.view.query_one("#welcome").render())
+
+
+async def test_the_model_picked_belongs_to_the_conversation_across_a_restart(server: OllamaServer, data_dir):
+    server.script(Scripted(text="From qwen."), Scripted(text="From qwen again."))
+    app = make_app(server, data_dir, show_conversations=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await _pick_model(app, pilot, "qwen")
+        # The welcome card names the model that will answer, not the agent's own.
+        assert "qwen3" in _welcome(app) and "llama3.2" not in _welcome(app)
+        await send(app, pilot, "which model are you?")
+        await wait_for(pilot, lambda: app.screen.query(FinalMessage), what="the reply")
+        await settle(app, pilot)
+        assert server.requests[-1]["model"] == "qwen3"
+        conversation_id = app.chat_screen.view.data.conversation_id
+        # A new conversation starts with the model in effect, and its welcome card says so.
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert "qwen3" in _welcome(app)
+    # After a restart, reopening the conversation brings its model back: ctrl+r asks the same model again.
+    again = make_app(server, data_dir, show_conversations=True)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await settle(again, pilot)
+        await again.chat_screen.open_conversation(conversation_id)
+        await settle(again, pilot)
+        assert "Assistant · qwen3" in screen_text(again).splitlines()[-2]
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: len(server.requests) >= 2 and again.screen.query(FinalMessage)
+                       and not again.chat_screen.view.busy, what="the regenerated reply")
+        await settle(again, pilot)
+        assert server.requests[-1]["model"] == "qwen3"
+        assert "From qwen again." in screen_text(again)

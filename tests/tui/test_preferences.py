@@ -95,11 +95,25 @@ async def test_the_same_theme_picked_again_leaves_config_toml_alone(server, conf
     assert (config_dir / "config.toml").read_text() == '# mine\ntheme = "salon-dark"\n'
 
 
-async def test_the_persona_picked_is_the_default_agent_next_time(server, config_dir, data_dir):
+async def test_picking_a_persona_leaves_the_default_until_asked_then_it_opens_next_time(server, config_dir,
+                                                                                          data_dir):
     app = app_from_config_toml(server, data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("ctrl+t", *"socrates", "enter")
+        await settle(app, pilot)
+        assert app.chat_screen.view.agent.id == "socrates"
+        # Issue 15: the pick is the conversation's; it no longer rewrites default_agent behind the user's back.
+        config = config_dir / "config.toml"
+        assert not config.exists() or "default_agent" not in saved(config_dir)
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "CommandPalette", what="the palette")
+        await pilot.press(*"Make this persona the default")
+        await wait_for(pilot, lambda: "Make this persona the default" in screen_text(app), what="the command")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: config.exists() and saved(config_dir).get("default_agent") == "socrates",
+                       what="default_agent saved")
         await settle(app, pilot)
     assert saved(config_dir)["default_agent"] == "socrates"
     again = app_from_config_toml(server, data_dir)

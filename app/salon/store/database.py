@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from salon.store.recorder import Recorder
 
 TITLE_LENGTH = 60
-_CONVERSATION_COLUMNS = "id, title, agent_id, created_at, updated_at, message_count"
+_CONVERSATION_COLUMNS = "id, title, agent_id, created_at, updated_at, message_count, model"
 _MESSAGE_COLUMNS = ("id, conversation_id, role, text, thinking, agent_id, agent_name, model, status, input_tokens, "
                     "output_tokens, usage_estimated, time_to_first_token, duration, tokens_per_second, "
                     "finish_reason, error, created_at, seq, writer, checkpoint_at")
@@ -108,15 +108,16 @@ class Store:
 
     # -- conversations --------------------------------------------------------------------------------------
 
-    def create_conversation(self, agent_id: str, title: str | None = None) -> Conversation:
+    def create_conversation(self, agent_id: str, title: str | None = None, *,
+                            model: str | None = None) -> Conversation:
         """A new, empty conversation. (Creating it at the first prompt keeps empty ones out of the list.)"""
         conversation_id = new_id("conv")
         now = self._now()
         title = self.redact(" ".join((title or "").split()))
         with self._write() as conn:
-            conn.execute("INSERT INTO conversations (id, title, agent_id, created_at, updated_at) "
-                         "VALUES (?, ?, ?, ?, ?)", (conversation_id, title, agent_id, now, now))
-        return Conversation(conversation_id, title, agent_id, now, now, 0)
+            conn.execute("INSERT INTO conversations (id, title, agent_id, created_at, updated_at, model) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", (conversation_id, title, agent_id, now, now, model))
+        return Conversation(conversation_id, title, agent_id, now, now, 0, model)
 
     def conversations(self, limit: int | None = None, offset: int = 0) -> list[Conversation]:
         """Newest (last updated) first."""
@@ -169,7 +170,11 @@ class Store:
     def set_conversation_agent(self, conversation_id: str, agent_id: str) -> None:
         self._update_conversation(conversation_id, "agent_id", agent_id)
 
-    def _update_conversation(self, conversation_id: str, column: str, value: str) -> None:
+    def set_conversation_model(self, conversation_id: str, model: str | None) -> None:
+        """The model this conversation is answered by from now on; None: its agent's own."""
+        self._update_conversation(conversation_id, "model", model)
+
+    def _update_conversation(self, conversation_id: str, column: str, value: str | None) -> None:
         with self._write() as conn:
             changed = conn.execute(f"UPDATE conversations SET {column} = ? WHERE id = ?",
                                    (value, conversation_id)).rowcount

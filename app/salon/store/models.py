@@ -21,6 +21,8 @@ class Conversation:
     created_at: float
     updated_at: float
     message_count: int
+    model: str | None = None
+    """The model picked for this conversation, or None for its agent's own."""
 
     @property
     def display_title(self) -> str:

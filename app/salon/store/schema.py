@@ -86,7 +86,10 @@ _V1 = _statements(
     END""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+# The model picked for a conversation (ctrl+o) belongs to it: NULL means its agent's own model(s).
+_V2 = _statements("ALTER TABLE conversations ADD COLUMN model TEXT")
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -19,6 +19,9 @@ class Command:
 
 CHAT_COMMANDS: tuple[Command, ...] = (
     Command("Switch persona", "Pick the agent that writes the next reply (ctrl+t)", "pick_agent"),
+    Command("Make this persona the default",
+            "Open the next start and `salon ask` with the persona on screen (saved to config.toml)",
+            "make_default_agent"),
     Command("Switch model", "Pick one of the Ollama host's models for this conversation (ctrl+o)", "pick_model"),
     Command("Stop the reply", "Stop the reply that is streaming; its text so far is kept (esc)", "stop"),
     Command("Regenerate the last reply", "Ask for the last reply again, replacing it (ctrl+r)", "regenerate"),

@@ -22,9 +22,11 @@ class ConversationData:
     """Messages of one conversation, oldest first; a conversation row is created only at the first prompt."""
 
     def __init__(self, store: Store | None, agent_id: str, conversation_id: str | None = None,
-                 title: str = "") -> None:
+                 title: str = "", model: str | None = None) -> None:
         self.store = store
         self.agent_id = agent_id
+        self.model = model
+        """The model picked for this conversation (stored with it), or None for its agent's own."""
         self.conversation_id = conversation_id
         self.title = title
         self._memory: list[MessageRecord] = []
@@ -76,7 +78,7 @@ class ConversationData:
             self._memory.append(record)
             return record
         if self.conversation_id is None:
-            conversation = self.store.create_conversation(self.agent_id)
+            conversation = self.store.create_conversation(self.agent_id, model=self.model)
             self.conversation_id = conversation.id
         stored = self.store.add_user_message(self.conversation_id, text)
         if not self.title:
@@ -107,3 +109,8 @@ class ConversationData:
         self.agent_id = agent_id
         if self.store is not None and self.conversation_id is not None:
             self.store.set_conversation_agent(self.conversation_id, agent_id)
+
+    def set_model(self, model: str | None) -> None:
+        self.model = model
+        if self.store is not None and self.conversation_id is not None:
+            self.store.set_conversation_model(self.conversation_id, model)

@@ -125,7 +125,7 @@ class ChatScreen(Screen[None]):
 
     def _new_view(self, agent: Agent, model: str | None, conversation: Conversation | None = None) -> ChatView:
         data = ConversationData(self.services.store, agent.id, conversation.id if conversation else None,
-                                conversation.title if conversation else "")
+                                conversation.title if conversation else "", model)
         return ChatView(self.services, data, agent, model, id=f"view-{next(self._view_ids)}")
 
     def _refresh_status(self) -> None:
@@ -392,13 +392,19 @@ class ChatScreen(Screen[None]):
             self._refresh_status()
             self.check_connection()
             self.warm_cloud(self.view)
-            self.notify(f"The next reply comes from {agent.name}.", title="Persona")
-            # The persona last picked is the one the next start opens with (saved to config.toml).
-            if remember := getattr(self.app, "remember_setting", None):
-                remember("default_agent", agent.id)
+            # For this conversation only: the default (next start, `salon ask`) changes only when asked to.
+            self.notify(f"The next reply comes from {agent.name}. To open with it next time: ctrl+p, "
+                        "“Make this persona the default”.", title="Persona")
 
         agents = sorted(self.services.session.catalog.agents.values(), key=lambda agent: agent.id)
         self.app.push_screen(AgentPicker(agents, self.view.agent.id), chosen)
+
+    def action_make_default_agent(self) -> None:
+        """Save the persona on screen as ``default_agent``: the next start and ``salon ask`` use it."""
+        agent = self.view.agent
+        if remember := getattr(self.app, "remember_setting", None):
+            remember("default_agent", agent.id)
+            self.notify(f"{agent.name} is now the default persona (config.toml).", title="Persona")
 
     def action_pick_model(self) -> None:
         from salon.tui.screens.model_picker import AGENT_DEFAULT, ModelPicker
@@ -522,7 +528,8 @@ class ChatScreen(Screen[None]):
                 agent = self.view.agent
                 self.notify(f"Agent '{conversation.agent_id}' no longer exists; {agent.name} answers here now.",
                             severity="warning")
-            view = self._new_view(agent, None, conversation)
+            # The model picked for it (ctrl+o) is the conversation's, kept across restarts.
+            view = self._new_view(agent, conversation.model, conversation)
         if hit is not None:
             await view.show_message(max(0, hit.seq - 1), hit.message_id)
         self.show(view)

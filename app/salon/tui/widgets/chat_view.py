@@ -75,7 +75,7 @@ class ChatView(Vertical):
         """What the composer held when the user switched away from this conversation."""
         self._run: Run | None = None
         self._queued: tuple[str, UserMessage] | None = None
-        self._welcome = Welcome(agent, id="welcome")
+        self._welcome = Welcome(agent, model, id="welcome")
         self._store_warned = False
         self._around: tuple[int, str] | None = None
 
@@ -217,11 +217,14 @@ class ChatView(Vertical):
     def set_agent(self, agent: Agent) -> None:
         self.agent = agent
         self._store_call(self.data.set_agent, agent.id)
-        self._welcome.show_agent(agent)
+        self._welcome.show_agent(agent, self.model_override)
         self.post_message(self.Changed(self))
 
     def set_model(self, model: str | None) -> None:
+        """Answer this conversation with ``model`` (None: the agent's own) from now on, and store that with it."""
         self.model_override = model
+        self._store_call(self.data.set_model, model)
+        self._welcome.show_agent(self.agent, model)
 
     def set_palette(self) -> None:
         for message in self.query(FinalMessage):

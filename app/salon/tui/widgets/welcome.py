@@ -15,15 +15,16 @@ HINTS = "Enter sends · ctrl+t persona · ctrl+o model · esc stops a reply · c
 class Welcome(Static):
     """The agent's welcome title and description, or its name and description when it has none."""
 
-    def __init__(self, agent: Agent, *, id: str | None = None) -> None:
-        super().__init__(self._content(agent), id=id)
+    def __init__(self, agent: Agent, model: str | None = None, *, id: str | None = None) -> None:
+        super().__init__(self._content(agent, model), id=id)
 
     @staticmethod
-    def _content(agent: Agent) -> Content:
+    def _content(agent: Agent, model: str | None = None) -> Content:
+        """``model``: the one picked for the conversation, which answers instead of the agent's own."""
         title = agent.welcome.title if agent.welcome else agent.name
         description = (agent.welcome.description if agent.welcome else "") or agent.description
         personas = " → ".join(dict.fromkeys(step.name for step in agent.steps))
-        models = ", ".join(model_label(m) for m in agent.models)
+        models = model_label(model) if model else ", ".join(model_label(m) for m in agent.models)
         return Content.assemble(
             (safe_text(title), "bold $primary"), "\n\n",
             safe_text(description), "\n\n" if description else "",
@@ -31,5 +32,5 @@ class Welcome(Static):
             (HINTS, "$text-muted"),
         )
 
-    def show_agent(self, agent: Agent) -> None:
-        self.update(self._content(agent))
+    def show_agent(self, agent: Agent, model: str | None = None) -> None:
+        self.update(self._content(agent, model))
