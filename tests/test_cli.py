@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from tests.conftest import ROOT, run_salon, salon_env
@@ -35,17 +36,21 @@ def test_multi_step_agent_prints_each_message_under_its_persona(ollama_server):
 
 def test_stream_prints_text_while_the_server_is_still_sending(ollama_server):
     words = [f"w{i} " for i in range(40)]
-    ollama_server.script(Scripted(tokens=words, rate=20))
+    # The server holds its final line until the first words are read: printed while it is still sending, on any
+    # machine, however loaded.
+    release = threading.Event()
+    ollama_server.script(Scripted(tokens=words, rate=20, hold_final=release))
     process = subprocess.Popen([sys.executable, "-m", "salon", "ask", "--stream", "Count."],
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=salon_env(), cwd=ROOT)
-    first = process.stdout.read(3)
-    first_seen = time.time()
-    rest, _ = process.communicate(timeout=30)
+    try:
+        first = process.stdout.read(3)
+        assert first == b"w0 " and not ollama_server.state.finished_at, "printed before the server finished"
+    finally:
+        release.set()
+    rest, _ = process.communicate(timeout=60)
     assert process.returncode == 0
     assert (first + rest).decode() == "".join(words) + "\n"
-    (finished,) = ollama_server.state.finished_at
-    assert first_seen < finished - 1.0, "the first words were printed long before the last was sent"
 
 
 def test_usage_goes_to_stderr_and_the_reply_alone_to_stdout(ollama_server):
@@ -56,14 +61,12 @@ def test_usage_goes_to_stderr_and_the_reply_alone_to_stdout(ollama_server):
 
 
 def test_server_down_exits_fast_with_one_line_naming_the_host():
-    started = time.monotonic()
+    # How long it takes to give up is a figure (bench/responsiveness.py); here: it gives up, once, and says where.
     result = run_salon("ask", "--agent", "socrates", "What is virtue?", OLLAMA_HOST="127.0.0.1:9")
-    elapsed = time.monotonic() - started
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
     assert "http://127.0.0.1:9" in result.stderr and "ollama serve" in result.stderr
-    assert elapsed < 2.0
 
 
 def test_missing_model_tells_how_to_pull_it(ollama_server):

@@ -43,13 +43,10 @@ def _pieces(text: str, size: int) -> list[str]:
 def test_a_megabyte_reply_is_printed_and_kept_whole(home: Home, ollama_server: OllamaServer) -> None:
     assert len(MEGABYTE) == 1 << 20
     ollama_server.script(Scripted(tokens=_pieces(MEGABYTE, 1024)))
-    started = time.monotonic()
     done = salon("ask", "--stream", "Write a lot", timeout=60)
-    took = time.monotonic() - started
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == MEGABYTE + "\n"
-    assert took < 30, f"a 1 MB reply took {took:.1f} s"
     _, reply = home.only_exchange()
     assert (reply.status, len(reply.text), reply.text == MEGABYTE) == ("complete", 1 << 20, True)
 

@@ -7,8 +7,6 @@ Ollama test server told to fail in one particular way.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.faults.conftest import ENV_KEY, ClosedPort, Home, next_command_works, salon
@@ -109,7 +107,6 @@ def test_a_reply_that_breaks_off_keeps_its_partial_text_marked_failed(
         home: Home, ollama_server: OllamaServer, fault: dict, said: str) -> None:
     home.write_config("[ollama]\nread_timeout = 1\n")
     ollama_server.script(Scripted(text=TEXT, **fault))
-    started = time.monotonic()
     done = salon("ask", "--stream", "What is virtue?")
 
     partial = "Virtue is a kind"
@@ -120,7 +117,8 @@ def test_a_reply_that_breaks_off_keeps_its_partial_text_marked_failed(
     assert hint == ("salon: the partial reply above is saved (`salon history show`); run the same command again "
                     "to retry")
     if "stall" in said:
-        assert "read_timeout" in done.stderr and time.monotonic() - started < 10
+        # Ended by the read timeout (it says so), not by the server's 30 s stall running out.
+        assert "read_timeout" in done.stderr
     status, text, error = _kept_failure(home, "What is virtue?")
     assert (status, text) == ("failed", partial) and said in error
     # Text had arrived, so nothing was retried: a retry would print and keep the start of the reply twice.

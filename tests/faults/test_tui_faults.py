@@ -10,8 +10,7 @@ Settings come from the test's ``config.toml`` (with a planted key named by ``api
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import time
+import threading
 
 import pytest
 from textual import events
@@ -156,10 +155,8 @@ async def test_a_megabyte_reply_arrives_whole_and_the_app_keeps_working(
     app = fault_app(home, ollama_server.host, agent="whole")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        started = time.monotonic()
         await send(app, pilot, "Write a lot")
         await wait_for(pilot, lambda: finals(app), timeout=60, what="the final message")
-        took = time.monotonic() - started
         await settle(app, pilot)
         assert ollama_server.requests[0]["stream"] is False
         await pilot.press("o", "k")  # still typing
@@ -167,30 +164,35 @@ async def test_a_megabyte_reply_arrives_whole_and_the_app_keeps_working(
         (final,) = finals(app)
         assert (final.record.status, final.record.text == MEGABYTE) == ("complete", True)
         assert MEGABYTE.rstrip().rsplit("\n", 1)[-1][:20] in shown(app)  # the end of the reply is in view
-    assert took < 30, f"a 1 MB reply took {took:.1f} s to show"
     (_, reply) = home.only_exchange()
     assert reply.text == MEGABYTE
 
 
-FROZEN = 1.0  # seconds without a frame that a user takes for a hung app
-
-
-async def test_a_megabyte_reply_streams_without_freezing_the_screen(
+async def test_a_megabyte_reply_streams_through_the_live_view_and_the_app_keeps_working(
         home: Home, ollama_server: OllamaServer) -> None:
-    # Paced (1,000 pieces of 1 kB a second) so that it streams through the live view, as a fast model's would.
-    ollama_server.script(Scripted(tokens=_pieces(MEGABYTE, 1024), rate=1000))
+    # Paced (1,000 pieces of 1 kB a second) so that it streams through the live view, as a fast model's would; the
+    # final line is held until the checks below are done, however slow the machine. How long the screen goes
+    # without a frame is a figure, not a condition: bench/responsiveness.py measures it.
+    release = threading.Event()
+    ollama_server.script(Scripted(tokens=_pieces(MEGABYTE, 1024), rate=1000, hold_final=release))
     app = fault_app(home, ollama_server.host)
-    beats: list[float] = []
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        app.set_interval(0.05, lambda: beats.append(time.monotonic()))
-        await send(app, pilot, "Write a lot")
-        await wait_for(pilot, lambda: finals(app), timeout=90, what="the final message")
-        await pilot.pause()
-        beats.append(time.monotonic())
-        assert finals(app)[0].record.text == MEGABYTE
-    longest = max(b - a for a, b in itertools.pairwise(beats))
-    assert longest < FROZEN, f"the screen froze for {longest:.1f} s while a 1 MB reply streamed"
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await send(app, pilot, "Write a lot")
+            await wait_for(pilot, lambda: app.screen.query(LiveMessage), timeout=60, what="the live reply")
+            live = app.screen.query_one(LiveMessage)
+            await wait_for(pilot, lambda: live.written == MEGABYTE, timeout=120, what="the megabyte written live")
+            end = MEGABYTE.rstrip().rsplit("\n", 1)[-1][:20]
+            await wait_for(pilot, lambda: end in shown(app), timeout=60, what="its end on screen, still live")
+            assert not finals(app)
+            await pilot.press("o", "k")  # typing while it streams
+            await wait_for(pilot, lambda: app.chat_screen.composer.text == "ok", timeout=30, what="the keys")
+            release.set()
+            await wait_for(pilot, lambda: finals(app), timeout=90, what="the final message")
+            assert finals(app)[0].record.text == MEGABYTE
+    finally:
+        release.set()
 
 
 async def test_markup_like_text_is_shown_and_kept_literally(home: Home, ollama_server: OllamaServer) -> None:
@@ -261,10 +263,9 @@ async def test_escape_while_waiting_for_the_first_token_keeps_an_empty_interrupt
         await settle(app, pilot)
         await send(app, pilot, "Are you loading?")
         await wait_for(pilot, lambda: ollama_server.requests and app.screen.query(LiveMessage), what="the wait")
-        stopped = time.monotonic()
         await pilot.press("escape")
-        await wait_for(pilot, lambda: finals(app), what="the reply to stop")
-        assert time.monotonic() - stopped < 3
+        # Within the wait's 10 s, while the server would still hold its first token for 20: Esc stopped it.
+        await wait_for(pilot, lambda: finals(app), timeout=10, what="the reply to stop")
         (final,) = finals(app)
         assert (final.record.status, final.record.text) == ("interrupted", "")
         assert "interrupted ·" in shown(app)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from salon.store import Conversation, Store, StoredMessage
 from salon.tui.screens.confirm import ConfirmScreen
 from salon.tui.screens.search import SearchScreen
@@ -196,14 +194,12 @@ async def test_a_ten_thousand_message_conversation_mounts_only_a_window(server: 
     app = make_app(server, data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        started = time.perf_counter()
+        # How long it takes is a figure (bench/responsiveness.py); here: what is mounted and shown.
         await app.chat_screen.open_conversation("conv_0000")
         await pilot.pause()
-        opened = time.perf_counter() - started
         log = app.chat_screen.view.chat_log
         assert len(app.screen.query(MessageBox)) <= MAX_MOUNTED
         assert "reply 9999" in screen_text(app)
-        assert opened < 5, f"opening took {opened:.1f} s"
         for _ in range(8):  # scroll up through several pages
             log.scroll_home(animate=False, immediate=True)
             await settle(app, pilot)
