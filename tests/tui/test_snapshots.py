@@ -4,6 +4,7 @@ test server on a fixed port, no cursor blink."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,12 +28,26 @@ STALL = 21
 """Tokens of REPLY sent before the staged mid-stream server goes quiet: it stops inside the list."""
 
 
+PORT_WAIT = 300.0
+"""Seconds to wait for the fixed port: another test run on the same machine (a second checkout, CI sharing the
+host) holds it while its own snapshot tests run; waiting for it is a condition, failing at once was a race."""
+
+
+def _snapshot_port_server() -> OllamaServer:
+    deadline = time.monotonic() + PORT_WAIT
+    while True:
+        try:
+            return OllamaServer(SNAPSHOT_PORT)
+        except OSError as error:
+            if time.monotonic() > deadline:
+                pytest.fail(f"port {SNAPSHOT_PORT}, which the snapshots show, stayed taken for {PORT_WAIT:.0f} s: "
+                            f"{error}")
+            time.sleep(0.2)
+
+
 @pytest.fixture
 def snapshot_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
-    try:
-        server = OllamaServer(SNAPSHOT_PORT)
-    except OSError as error:
-        pytest.fail(f"port {SNAPSHOT_PORT}, which the snapshots show, is taken: {error}")
+    server = _snapshot_port_server()
     with server:
         monkeypatch.setenv("OLLAMA_HOST", server.host)
         yield server
