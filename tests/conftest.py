@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,38 @@ def run_salon(*args: str, input: str | None = None, timeout: float = 30, **env: 
     stdin = None if input is not None else subprocess.DEVNULL
     return subprocess.run([sys.executable, "-m", "salon", *args], input=input, stdin=stdin, capture_output=True,
                           text=True, timeout=timeout, env=salon_env(**env), cwd=ROOT)
+
+
+# -- a port nothing answers on -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ClosedPort:
+    """A loopback port held bound but never listening: connections are refused, and no other process (tests run
+    side by side on shared machines) can start a server on it until :meth:`release`."""
+
+    socket: socket.socket
+
+    @property
+    def port(self) -> int:
+        return self.socket.getsockname()[1]
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def release(self) -> int:
+        """Free the port, for a server about to start on it; returns the port."""
+        port = self.port
+        self.socket.close()
+        return port
+
+
+@pytest.fixture
+def closed_port() -> Iterator[ClosedPort]:
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    try:
+        yield ClosedPort(held)
+    finally:
+        held.close()

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 from salon.agents import Agent, AgentCatalog, default_directories, load_agents
 from salon.config import Config, load_config
-from salon.errors import ProviderError
 from salon.events import Event, MessageCompleted, MessageDelta, RunFailed
 from salon.providers import ChatMessage, Providers
 from salon.reply import Reply
@@ -53,21 +52,26 @@ async def run(agent: str | Agent | None, prompt: str, *, history: Sequence[ChatM
 
 
 async def ask(agent: str | Agent | None, prompt: str, **options: object) -> Reply:
-    """The final reply of the run's last message; raises :class:`ProviderError` if the run failed."""
+    """The final reply of the run's last message.
+
+    A failed run raises its own error type (:class:`~salon.errors.ServerUnreachable`,
+    :class:`~salon.errors.ModelNotFound`, :class:`~salon.errors.StreamInterrupted` …); its ``partial`` attribute
+    holds the text that arrived before the failure.
+    """
     last: Reply | None = None
     async for event in run(agent, prompt, **options):  # type: ignore[arg-type]
         if isinstance(event, MessageCompleted):
             last = event.reply
         elif isinstance(event, RunFailed):
-            raise ProviderError(event.error)
+            raise event.exception
     assert last is not None, "a run that did not fail always completes a message"
     return last
 
 
 async def stream_text(agent: str | Agent | None, prompt: str, **options: object) -> AsyncIterator[str]:
-    """Only the text, as it arrives, for callers that want nothing else."""
+    """Only the text, as it arrives, for callers that want nothing else; a failed run raises its typed error."""
     async for event in run(agent, prompt, **options):  # type: ignore[arg-type]
         if isinstance(event, MessageDelta) and event.text:
             yield event.text
         elif isinstance(event, RunFailed):
-            raise ProviderError(event.error)
+            raise event.exception

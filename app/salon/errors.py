@@ -39,6 +39,8 @@ class ProviderError(SalonError):
     """A completion that failed at the provider; ``retryable`` says whether trying again may help."""
 
     retryable = False
+    partial = ""
+    """The text of the reply that arrived before the failure (set by the run that met it)."""
 
 
 class ServerUnreachable(ProviderError):

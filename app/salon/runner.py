@@ -130,7 +130,8 @@ class Run:
                 yield RunCancelled(self.id)
                 return
             if error is not None:
-                yield RunFailed(self.id, str(error), type(error).__name__, error.retryable)
+                error.partial = completed.reply.text
+                yield RunFailed(self.id, error)
                 return
             earlier.append(StepOutput(step.name, completed.reply.text))
         yield RunCompleted(self.id)

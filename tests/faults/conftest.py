@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -207,38 +206,3 @@ def contacts(log: Path) -> list[dict]:
 def beyond_loopback(entries: list[dict]) -> list[dict]:
     """Every contact with anything but 127.0.0.1 or ::1: a name looked up, a remote address, a local socket."""
     return [entry for entry in entries if entry["host"] not in LOOPBACK]
-
-
-# -- a port nothing answers on -----------------------------------------------------------------------------------
-
-
-@dataclass
-class ClosedPort:
-    """A loopback port held bound but never listening: connections are refused, and no other process (tests run
-    side by side on shared machines) can start a server on it until :meth:`release`."""
-
-    socket: socket.socket
-
-    @property
-    def port(self) -> int:
-        return self.socket.getsockname()[1]
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def release(self) -> int:
-        """Free the port, for a server about to start on it; returns the port."""
-        port = self.port
-        self.socket.close()
-        return port
-
-
-@pytest.fixture
-def closed_port() -> Iterator[ClosedPort]:
-    held = socket.socket()
-    held.bind(("127.0.0.1", 0))
-    try:
-        yield ClosedPort(held)
-    finally:
-        held.close()

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer
 from textual.worker import WorkerCancelled, WorkerFailed
 
-from salon.errors import SalonError, UnknownAgent
+from salon.errors import ModelNotFound, SalonError, ServerUnreachable, UnknownAgent
 from salon.providers import is_ollama, split_ref
 from salon.tui.conversation import ConversationData
 from salon.tui.widgets.banner import Banner, unreachable_text
@@ -298,16 +298,16 @@ class ChatScreen(Screen[None]):
             self.composer.move_cursor(self.composer.document.end)
         elif event.prompt is not None:
             view.draft = view.draft or event.prompt
-        if event.error_type == "ServerUnreachable":
-            self._set_connection("down", event.error)
+        if isinstance(event.error, ServerUnreachable):
+            self._set_connection("down", str(event.error))
             self.notify("Ollama is not answering; your prompt is back in the box.", title="Not sent",
                         severity="error")
-        elif event.error_type == "ModelNotFound":
+        elif isinstance(event.error, ModelNotFound):
             model = view.model_override or next((m for m in view.agent.models if is_ollama(m)), "")
             if model:
                 self.offer_pull(bare_model(model), view, None)
         else:
-            self.notify(event.error, title="The reply failed", severity="error", timeout=8)
+            self.notify(str(event.error), title="The reply failed", severity="error", timeout=8)
 
     @on(ChatView.Changed)
     def _changed(self, event: ChatView.Changed) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from textual.containers import Vertical
 from textual.message import Message
 
+from salon.errors import ModelNotFound, ProviderError, ServerUnreachable
 from salon.events import MessageCompleted, MessageCreated, MessageDelta, RunFailed
 from salon.tui.records import MessageRecord
 from salon.tui.widgets.chat_log import ChatLog
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 YIELD_EVERY = 0.01
 """Seconds of back-to-back events after which the reply worker lets the rest of the app run."""
 
-UNDO_ON_FAILURE = ("ServerUnreachable", "ModelNotFound")
+UNDO_ON_FAILURE: tuple[type[ProviderError], ...] = (ServerUnreachable, ModelNotFound)
 """Failures before any text where the prompt goes back to the composer instead of staying as a failed exchange."""
 
 
@@ -49,10 +50,9 @@ class ChatView(Vertical):
     class Failed(Message):
         """A run failed; the screen decides what to offer (a banner, a pull, a retry)."""
 
-        def __init__(self, view: ChatView, error_type: str, error: str, prompt: str | None) -> None:
+        def __init__(self, view: ChatView, error: ProviderError, prompt: str | None) -> None:
             super().__init__()
             self.view = view
-            self.error_type = error_type
             self.error = error
             self.prompt = prompt
             """The prompt handed back to the composer, when the exchange was undone."""
@@ -308,14 +308,14 @@ class ChatView(Vertical):
     async def _failed(self, failure: RunFailed, completed: list[MessageRecord]) -> None:
         prompt: str | None = None
         nothing_arrived = all(not r.text for r in completed)
-        if failure.error_type in UNDO_ON_FAILURE and nothing_arrived:
+        if isinstance(failure.exception, UNDO_ON_FAILURE) and nothing_arrived:
             # Nothing was said: undo the exchange so the prompt can go back to the composer without a duplicate.
             user, replies = self.data.last_exchange()
             if user is not None:
                 await self._forget([user, *replies])
                 prompt = user.text
                 self._drop_empty_conversation()
-        self.post_message(self.Failed(self, failure.error_type, failure.error, prompt))
+        self.post_message(self.Failed(self, failure.exception, prompt))
 
     def _drop_empty_conversation(self) -> None:
         store, conversation_id = self.data.store, self.data.conversation_id
