@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from salon.agents import Agent
-from salon.api import Session
+from salon.api import ChatMessage, Session
 from salon.errors import SalonError
 from salon.events import (
     Event,
@@ -21,7 +21,6 @@ from salon.events import (
     RunCreated,
     RunFailed,
 )
-from salon.providers import ChatMessage
 from salon.reply import Reply
 from salon.runner import Run
 from salon.store import ConversationNotFound, Recorder, Redactor, Store, StoreError

@@ -115,20 +115,11 @@ def _tui(args: argparse.Namespace) -> int:
 
 async def _models() -> int:
     """The Ollama host's models, then the cloud models named in config.toml (listing those sends nothing)."""
-    from salon.config import load_config
-    from salon.providers import Providers
+    from salon.api import Session
 
-    providers = Providers(load_config())
-    ollama_error: SalonError | None = None
-    try:
-        try:
-            models = await providers.ollama().list_models()
-        except SalonError as error:
-            models, ollama_error = [], error
-        if providers.config.providers:
-            models += await providers.cloud().list_models()
-    finally:
-        await providers.aclose()
+    async with Session() as session:
+        listing = await session.list_models()
+    models, ollama_error = listing.models, listing.error
     for model in models:
         size = f"{model.size / 1e9:.1f} GB" if model.size else ""
         print(f"{model.ref:<40} {model.details:<16} {size}".rstrip())

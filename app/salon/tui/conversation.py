@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from itertools import count
 from typing import TYPE_CHECKING
 
+from salon.api import ChatMessage
 from salon.events import MessageCompleted
-from salon.providers import ChatMessage
 from salon.tui.records import MessageRecord
 
 if TYPE_CHECKING:

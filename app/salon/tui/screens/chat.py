@@ -18,7 +18,6 @@ from textual.widgets import ContentSwitcher, Footer
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from salon.errors import ModelNotFound, SalonError, ServerUnreachable, UnknownAgent
-from salon.providers import is_ollama, split_ref
 from salon.tui.conversation import ConversationData
 from salon.tui.widgets.banner import Banner, unreachable_text
 from salon.tui.widgets.chat_log import ChatLog
@@ -31,17 +30,12 @@ if TYPE_CHECKING:
     from textual.app import ComposeResult
 
     from salon.agents import Agent
-    from salon.providers import ModelInfo
+    from salon.api import ModelInfo
     from salon.store import Conversation, SearchHit
     from salon.tui.services import Services
     from salon.tui.widgets.conversation_list import ConversationList
 
 EDITING_TITLE = "Editing your last prompt · Enter resends it · Esc cancels"
-
-
-def bare_model(ref: str) -> str:
-    """``ollama/llama3.2:latest`` and ``ollama/llama3.2`` are the same model to Ollama."""
-    return split_ref(ref).removesuffix(":latest")
 
 
 class ChatScreen(Screen[None]):
@@ -129,13 +123,13 @@ class ChatScreen(Screen[None]):
         view = self.view
         status.agent = view.agent.name
         status.model = view.model
-        status.host = self.services.session.config.resolved_ollama_host()
+        status.host = self.services.session.host
         status.connection = self.connection if self._uses_ollama(view) else "not used"
         status.streaming = len(self._streaming)
         status.stored = f"not saved: {self.services.store_problem}" if self.services.store_problem else ""
 
     def _uses_ollama(self, view: ChatView) -> bool:
-        return any(is_ollama(m) for m in self._models_of(view))
+        return self.services.session.needs_host(self._models_of(view))
 
     @staticmethod
     def _models_of(view: ChatView) -> list[str]:
@@ -166,7 +160,7 @@ class ChatScreen(Screen[None]):
             return True
         self._set_connection("checking")
         try:
-            self.models = await self.services.session.providers.ollama().list_models()
+            self.models = await self.services.session.host_models()
         except SalonError as error:
             self._set_connection("down", str(error))
             return False
@@ -177,7 +171,7 @@ class ChatScreen(Screen[None]):
         self.connection = state
         banner = self.query_one(Banner)
         if state == "down":
-            banner.show_problem(unreachable_text(self.services.session.config.resolved_ollama_host()))
+            banner.show_problem(unreachable_text(self.services.session.host))
         elif state == "up":
             banner.clear()
         self._refresh_status()
@@ -219,18 +213,14 @@ class ChatScreen(Screen[None]):
     def _missing_model(self, view: ChatView) -> str | None:
         if self.models is None:
             return None
-        have = {bare_model(m.ref) for m in self.models}
-        for ref in self._models_of(view):
-            if is_ollama(ref) and bare_model(ref) not in have:
-                return bare_model(ref)
-        return None
+        return self.services.session.missing_model(self._models_of(view), self.models)
 
     # -- a missing model ---------------------------------------------------------------------------------------
 
     def offer_pull(self, model: str, view: ChatView, prompt: str | None) -> None:
         from salon.tui.screens.confirm import ConfirmScreen
 
-        host = self.services.session.config.resolved_ollama_host()
+        host = self.services.session.host
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -255,8 +245,8 @@ class ChatScreen(Screen[None]):
             await self.query_one("#chat").mount(progress, before=self.composer)
         progress.start(model)
         try:
-            async for status, completed, total in self.services.session.providers.ollama().pull(model):
-                progress.show(status, completed, total)
+            async for update in self.services.session.pull(model):
+                progress.show(update.status, update.completed, update.total)
         except SalonError as error:
             self.notify(str(error), title=f"Could not pull {model}", severity="error", timeout=10)
             return
@@ -303,9 +293,8 @@ class ChatScreen(Screen[None]):
             self.notify("Ollama is not answering; your prompt is back in the box.", title="Not sent",
                         severity="error")
         elif isinstance(event.error, ModelNotFound):
-            model = view.model_override or next((m for m in view.agent.models if is_ollama(m)), "")
-            if model:
-                self.offer_pull(bare_model(model), view, None)
+            if model := self.services.session.pullable_model(self._models_of(view)):
+                self.offer_pull(model, view, None)
         else:
             self.notify(str(event.error), title="The reply failed", severity="error", timeout=8)
 
@@ -407,19 +396,13 @@ class ChatScreen(Screen[None]):
             self.check_connection()
             self.warm_cloud(view)
 
-        providers = self.services.session.providers
-        self.app.push_screen(ModelPicker(providers.ollama(), view.model_override, ", ".join(view.agent.models),
-                                         cloud=providers.cloud()), chosen)
+        self.app.push_screen(ModelPicker(self.services.session, view.model_override, ", ".join(view.agent.models)),
+                             chosen)
 
     @work(group="litellm")
     async def warm_cloud(self, view: ChatView) -> None:
         """A cloud model was picked: import litellm now, off the event loop, so the first reply does not wait."""
-        if all(is_ollama(m) for m in self._models_of(view)):
-            return
-        from salon.providers.cloud import import_litellm_async
-
-        with suppress(Exception):  # not installed, or broken: the reply itself says so, with a way out
-            await import_litellm_async()
+        await self.services.session.warm_up(self._models_of(view))
 
     def action_copy_reply(self) -> None:
         self.view.chat_log.action_copy_message()
