@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from typing import TextIO
 
 from salon.agents import Agent
@@ -22,8 +23,7 @@ from salon.events import (
     RunFailed,
 )
 from salon.reply import Reply
-from salon.runner import Run
-from salon.store import ConversationNotFound, Recorder, Redactor, Store, StoreError
+from salon.store import ConversationNotFound, Exchange, Redactor, Store, StoreError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -56,7 +56,7 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
         # A broken config.toml is read as defaults; said here, or the user's host or timeouts vanish silently.
         for warning in session.config.warnings:
             stderr.write(f"salon: warning: {warning}\n")
-        store, agent, history, saver = _begin_exchange(session, args, prompt, stderr)
+        agent, history, exchange, redact = _begin_exchange(session, args, prompt, stderr)
         for error in session.catalog.shadowing_errors(agent.id):
             stderr.write(f"salon: warning: {error}; using {agent.path} instead\n")
         run = session.run(agent, prompt, history=history, stream=args.stream)
@@ -70,21 +70,25 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
         loop.add_signal_handler(signal.SIGINT, interrupt)
         loop.add_signal_handler(signal.SIGTERM, interrupt)
         try:
-            return await _print_run(run, args, stdout, stderr, saver)
+            # Closed here, not at the loop's shutdown: the exchange's last write happens while the store is open.
+            async with aclosing(exchange.follow(run)) as events:
+                return await _print_run(events, args, stdout, stderr, exchange.saving, redact)
         finally:
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
-            saver.flush()
-            if store is not None:
-                store.close()
+            exchange.finish()
+            if exchange.store is not None:
+                exchange.store.close()
 
 
 def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,
-                    stderr: TextIO) -> tuple[Store | None, Agent, list[ChatMessage], _Saver]:
+                    stderr: TextIO) -> tuple[Agent, list[ChatMessage], Exchange, Callable[[str], str]]:
     """Open the conversation to continue (or a new one) and store the prompt before anything is sent.
 
     A database that cannot be opened or written (damaged, newer, read-only, disk full) does not cost the user the
     answer: it is asked for unsaved, with a warning. Only continuing a conversation needs the database to work.
+    Returns the agent, the history the model is sent, the exchange, and the redactor for error text (which can
+    quote what a server was sent, keys included).
     """
     from salon.store import secret_values
 
@@ -95,7 +99,7 @@ def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,
     except StoreError as error:
         if continuing:
             raise SalonError(f"cannot continue a conversation: {error}") from None
-        return None, session.agent(args.agent, args.model), [], _Saver.unsaved(stderr, error, Redactor(secrets))
+        return session.agent(args.agent, args.model), [], _unsaved(stderr, error), Redactor(secrets)
     agent: Agent | None = None
     history: list[ChatMessage] | None = None
     try:
@@ -108,12 +112,12 @@ def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,
             conversation = store.resolve_conversation(reference)
         # An explicit --agent wins; a continued conversation keeps the agent it had.
         agent = session.agent(args.agent or (conversation.agent_id if conversation else None), args.model)
-        history = store.history(conversation.id) if conversation else []
-        if conversation is None:
-            conversation = store.create_conversation(agent.id)
-        elif agent.id != conversation.agent_id:
+        exchange = Exchange(store, conversation.id if conversation else None, agent_id=agent.id,
+                            on_stop=lambda error: _said(stderr, f"salon: the reply is not being saved: {error}\n"))
+        history = exchange.history()
+        if conversation is not None and agent.id != conversation.agent_id:
             store.set_conversation_agent(conversation.id, agent.id)
-        store.add_user_message(conversation.id, prompt)
+        exchange.write_prompt(prompt)
     except ConversationNotFound:
         store.close()
         raise
@@ -124,56 +128,29 @@ def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,
                 raise SalonError(f"cannot continue a conversation: {error}") from None
             agent, history = session.agent(args.agent, args.model), []
         # The history was read; only saving failed (a full disk): answer with it, unsaved.
-        return None, agent, history, _Saver.unsaved(stderr, error, Redactor(secrets))
+        return agent, history, _unsaved(stderr, error), Redactor(secrets)
     except BaseException:
         store.close()
         raise
-    return store, agent, history, _Saver(store.recorder(conversation.id), stderr, store.redact)
+    return agent, history, exchange, store.redact
 
 
-class _Saver:
-    """Records the run; a failing disk is reported once and never stops the reply being printed."""
-
-    def __init__(self, recorder: Recorder | None, stderr: TextIO, redact: Callable[[str], str] = str) -> None:
-        self.recorder = recorder
-        self.stderr = stderr
-        # Error text can quote what a server was sent, keys included: shown only after this.
-        self.redact = redact
-
-    @classmethod
-    def unsaved(cls, stderr: TextIO, error: StoreError, redact: Redactor) -> _Saver:
-        stderr.write(f"salon: this exchange is not being saved: {error}\n")
-        stderr.flush()
-        return cls(None, stderr, redact)
-
-    @property
-    def saving(self) -> bool:
-        return self.recorder is not None
-
-    def __call__(self, event: Event) -> None:
-        self._guard(lambda recorder: recorder.handle(event))
-
-    def flush(self) -> None:
-        self._guard(lambda recorder: recorder.flush())
-
-    def _guard(self, action: Callable[[Recorder], None]) -> None:
-        if self.recorder is None:
-            return
-        try:
-            action(self.recorder)
-        except StoreError as error:
-            self.recorder = None
-            self.stderr.write(f"salon: the reply is not being saved: {error}\n")
+def _unsaved(stderr: TextIO, error: StoreError) -> Exchange:
+    _said(stderr, f"salon: this exchange is not being saved: {error}\n")
+    return Exchange(None)
 
 
-async def _print_run(run: Run, args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
-                     on_event: _Saver | None = None) -> int:
+def _said(stderr: TextIO, line: str) -> None:
+    stderr.write(line)
+    stderr.flush()
+
+
+async def _print_run(events: AsyncIterator[Event], args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
+                     saving: bool = False, redact: Callable[[str], str] = str) -> int:
     live = bool(args.stream)
     labelled = False
     printed_any = printed_partial = False
-    async for event in run:
-        if on_event is not None:
-            on_event(event)
+    async for event in events:
         match event:
             case RunCreated(steps=steps):
                 labelled = steps > 1
@@ -201,9 +178,8 @@ async def _print_run(run: Run, args: argparse.Namespace, stdout: TextIO, stderr:
                 if args.usage:
                     stderr.write(usage_line(name, reply) + "\n")
             case RunFailed(error=error, retryable=retryable):
-                redact = on_event.redact if on_event is not None else str
                 stderr.write(f"salon: {redact(error)}\n")
-                if printed_partial and retryable and on_event is not None and on_event.saving:
+                if printed_partial and retryable and saving:
                     stderr.write("salon: the partial reply above is saved (`salon history show`); run the same "
                                  "command again to retry\n")
                 return EXIT_ERROR

@@ -16,6 +16,7 @@ from salon.providers.base import ChatMessage
 from salon.reply import Reply
 from salon.store.connection import DATABASE_NAME, connect, translated
 from salon.store.errors import ConversationNotFound, MessageNotFound, StoreError
+from salon.store.history import sent_to_model
 from salon.store.liveness import is_orphaned, writer_identity
 from salon.store.models import Conversation, SearchHit, StoredMessage
 from salon.store.redact import Redactor, secret_values
@@ -239,12 +240,11 @@ class Store:
         finished or was interrupted (failed replies are left out)."""
         with self._read() as conn:
             rows = conn.execute("SELECT role, text, status, writer, checkpoint_at FROM messages "
-                                "WHERE conversation_id = ? AND (role = 'user' OR (text != '' AND status IN "
-                                "('complete', 'interrupted', 'streaming'))) ORDER BY seq",
+                                "WHERE conversation_id = ? AND status != 'failed' ORDER BY seq",
                                 (conversation_id,)).fetchall()
         now = self._now()
         return [ChatMessage(role, text) for role, text, status, writer, at in rows
-                if status != "streaming" or is_orphaned(writer, at, now)]
+                if sent_to_model(role, text, _as_read(status, writer, at, now))]
 
     def delete_message(self, message_id: str) -> None:
         with self._write() as conn:
@@ -254,8 +254,7 @@ class Store:
     def _message(self, row: Sequence[Any], now: float) -> StoredMessage:
         *values, writer, checkpoint_at = row
         values[11] = bool(values[11])
-        if values[8] == "streaming" and is_orphaned(writer, checkpoint_at, now):
-            values[8] = "interrupted"
+        values[8] = _as_read(values[8], writer, checkpoint_at, now)
         return StoredMessage(*values)
 
     # -- replies, as a Recorder writes them -----------------------------------------------------------------
@@ -386,3 +385,8 @@ class Store:
                              (conversation.updated_at, conversation.id))
                 imported.append(conversation.id)
         return imported, skipped
+
+
+def _as_read(status: str, writer: str | None, checkpoint_at: float | None, now: float) -> str:
+    """A reply left ``streaming`` by a writer that is gone reads as interrupted (see salon.store.liveness)."""
+    return "interrupted" if status == "streaming" and is_orphaned(writer, checkpoint_at, now) else status

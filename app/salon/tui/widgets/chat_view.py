@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from salon.agents import Agent
     from salon.runner import Run
-    from salon.store import Recorder
+    from salon.store import Exchange
     from salon.tui.conversation import ConversationData
     from salon.tui.services import Services
 
@@ -136,7 +136,8 @@ class ChatView(Vertical):
     async def _send(self, text: str, widget: UserMessage | None = None) -> bool:
         if widget is None:
             await self.chat_log.ensure_tail()
-        record = self._store_call(self.data.add_user, text)
+        exchange = self.data.exchange(self._warn_store)
+        record = self._store_call(self.data.add_user, text, exchange)
         if record is None:
             if widget is not None:
                 widget.remove()
@@ -147,17 +148,17 @@ class ChatView(Vertical):
         else:
             await self.chat_log.append(UserMessage(record))
         self.chat_log.stick_to_bottom()
-        self._launch()
+        self._launch(exchange)
         return True
 
-    def _launch(self) -> None:
+    def _launch(self, exchange: Exchange) -> None:
         run = self.services.start_run(self.agent, self.model_override, self.data.history())
         self._run = run
         self.chat_log.keep_tail = True
         self.post_message(self.Busy(self, True))
         # Not exclusive: a view never starts a run while one is going (see busy), and cancelling a run is
         # run.cancel(), which keeps its partial text, never a worker cancel.
-        self.run_worker(self._consume(run), group="reply", exit_on_error=False, name=f"reply {run.id}")
+        self.run_worker(self._consume(run, exchange), group="reply", exit_on_error=False, name=f"reply {run.id}")
 
     def cancel(self) -> bool:
         """Stop the streaming reply (its partial text stays, marked interrupted); a queued prompt comes back."""
@@ -187,7 +188,7 @@ class ChatView(Vertical):
             return False
         await self._forget(replies)
         self.chat_log.stick_to_bottom()
-        self._launch()
+        self._launch(self.data.exchange(self._warn_store))
         return True
 
     def last_prompt(self) -> MessageRecord | None:
@@ -231,16 +232,15 @@ class ChatView(Vertical):
 
     # -- the reply -------------------------------------------------------------------------------------------
 
-    async def _consume(self, run: Run) -> None:
-        recorder = self._store_call(self.data.recorder)
+    async def _consume(self, run: Run, exchange: Exchange) -> None:
         live: LiveMessage | None = None
         failure: RunFailed | None = None
         completed: list[MessageRecord] = []
         since_yield = perf_counter()
         try:
             async for event in run:
-                if recorder is not None:
-                    recorder = self._record(recorder, event)
+                # Saved before it is shown; a failing disk stops only the saving (see _warn_store).
+                exchange.record(event)
                 if type(event) is MessageDelta:
                     # The hot path: one list append per token, nothing drawn.
                     if live is not None:
@@ -267,12 +267,11 @@ class ChatView(Vertical):
                 elif isinstance(event, RunFailed):
                     failure = event
         except asyncio.CancelledError:
-            # The view is going away (app closing): stop the provider too, and keep what the recorder has.
+            # The view is going away (app closing): stop the provider too, and keep what the exchange has.
             run.cancel()
             raise
         finally:
-            if recorder is not None:
-                self._store_call(recorder.flush)
+            exchange.finish()
             self._run = None
             self.chat_log.keep_tail = False
             self.post_message(self.Busy(self, False))
@@ -296,14 +295,6 @@ class ChatView(Vertical):
         for part in final.markdown.parts:
             part.lines(console, width)
             await asyncio.sleep(0)
-
-    def _record(self, recorder: Recorder, event: object) -> Recorder | None:
-        try:
-            recorder.handle(event)  # type: ignore[arg-type]
-        except Exception as error:  # a StoreError: the reply goes on, only saving stops
-            self._warn_store(error)
-            return None
-        return recorder
 
     async def _failed(self, failure: RunFailed, completed: list[MessageRecord]) -> None:
         prompt: str | None = None
