@@ -14,6 +14,7 @@ import pytest
 
 from salon.config import Config
 from tests.servers.ollama import OllamaServer
+from tests.servers.openai import OpenAIServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,6 +53,13 @@ def ollama_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
     """A live Ollama-speaking server on a random loopback port, named by ``OLLAMA_HOST``."""
     with OllamaServer() as server:
         monkeypatch.setenv("OLLAMA_HOST", server.host)
+        yield server
+
+
+@pytest.fixture
+def openai_server() -> Iterator[OpenAIServer]:
+    """A live server speaking OpenAI's chat API on a random loopback port (``server.api_base`` for config)."""
+    with OpenAIServer() as server:
         yield server
 
 
