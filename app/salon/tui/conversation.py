@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from salon.api import ChatMessage
 from salon.events import MessageCompleted
-from salon.store.history import sent_to_model
 from salon.tui.records import MessageRecord
 
 if TYPE_CHECKING:
@@ -56,6 +55,8 @@ class ConversationData:
         """What the model is sent (the store's one rule, :func:`salon.store.history.sent_to_model`)."""
         if self.store is not None and self.conversation_id is not None:
             return self.store.history(self.conversation_id)
+        from salon.store.history import sent_to_model  # not at import: the window opens before the store loads
+
         return [ChatMessage(r.role, r.text) for r in self._memory if sent_to_model(r.role, r.text, r.status)]
 
     def last_exchange(self, window: int = 50) -> tuple[MessageRecord | None, list[MessageRecord]]:
