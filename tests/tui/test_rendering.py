@@ -7,7 +7,8 @@ from rich.console import Console
 from salon.events import MessageCompleted
 from salon.reply import Reply, Usage
 from salon.tui.records import MessageRecord, footer_text, model_label
-from salon.tui.rendering import LONG_BLOCK, ChunkedMarkdown, Palette, code_blocks, safe_text, settle_point
+from salon.tui.rendering import LONG_BLOCK, ChunkedMarkdown, Palette, code_blocks, safe_text
+from salon.tui.settling import settle_point
 
 
 def _plain(markdown: ChunkedMarkdown, width: int = 60) -> list[str]:

@@ -8,7 +8,6 @@ one render per width and theme.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -253,11 +252,6 @@ def _blank(line: list[Segment]) -> bool:
     return all(not segment.text.strip() and not (segment.style and segment.style.bgcolor) for segment in line)
 
 
-def split_blocks(text: str, size: int = CHUNK_SIZE) -> list[str]:
-    """``text`` cut at top-level Markdown block boundaries into pieces of at least ``size`` characters."""
-    return [chunk for chunk, _ in split_parts(text, size)]
-
-
 def split_parts(text: str, size: int = CHUNK_SIZE) -> list[tuple[str, bool]]:
     """``text`` in pieces of at least ``size`` characters, each with whether it continues the previous one's paragraph.
 
@@ -267,6 +261,8 @@ def split_parts(text: str, size: int = CHUNK_SIZE) -> list[tuple[str, bool]]:
     if len(text) <= size:
         return [(text, False)] if text else []
     from markdown_it import MarkdownIt
+
+    from salon.tui.settling import paragraph_cut
 
     kinds: dict[int, str] = {}
     for token in MarkdownIt("gfm-like").parse(text):
@@ -300,49 +296,6 @@ def split_parts(text: str, size: int = CHUNK_SIZE) -> list[tuple[str, bool]]:
     if current:
         parts.append(("".join(current), False))
     return parts
-
-
-_UNSAFE_LINE_START = re.compile(r"\s|\d{1,9}[.)]|[-+*>#=`~|<\[!_]")
-"""What a line of a paragraph must not begin with to start a piece of its own: at the start of a text it could
-open a list, a quote, a heading, a code block or a table, or close a setext heading, instead of going on as prose."""
-
-
-def paragraph_cut(block: str, at_least: int = CHUNK_SIZE) -> int:
-    """Where a long paragraph may be cut (just after a newline, at least ``at_least`` in); 0 when nowhere safe.
-
-    The next piece must read as prose when parsed alone (see ``_UNSAFE_LINE_START``). The cut changes the drawing
-    only in that the wrapped line ends at the cut; an emphasis or link spanning the cut loses its styling.
-    """
-    offset = at_least
-    while True:
-        newline = block.find("\n", offset)
-        if newline < 0 or newline + 1 >= len(block):
-            return 0
-        start = newline + 1
-        if not _UNSAFE_LINE_START.match(block, start) and block[start] != "\n":
-            return start
-        offset = start
-
-
-def settle_point(source: str) -> int:
-    """Where the last top-level Markdown block of ``source`` begins (0 when there is only one).
-
-    Everything before it is finished: text still to come can only extend or change that last block. A fenced
-    code block or a list is one block, however long, so a reply inside one is never cut in the middle.
-    """
-    from markdown_it import MarkdownIt
-
-    tokens = MarkdownIt("gfm-like").parse(source)
-    last = max((t.map[0] for t in tokens if t.level == 0 and t.map is not None and t.nesting >= 0), default=0)
-    if last == 0:
-        return 0
-    offset = 0
-    for _ in range(last):
-        newline = source.find("\n", offset)
-        if newline < 0:
-            return 0
-        offset = newline + 1
-    return offset
 
 
 def code_blocks(text: str) -> list[str]:

@@ -23,15 +23,8 @@ from textual.widgets import Static
 from salon.events import MessageCreated
 from salon.tui.pacing import FASTEST, FramePacer
 from salon.tui.records import MessageRecord, footer_text, model_label
-from salon.tui.rendering import (
-    LONG_BLOCK,
-    ChunkedMarkdown,
-    Palette,
-    code_blocks,
-    paragraph_cut,
-    safe_text,
-    settle_point,
-)
+from salon.tui.rendering import ChunkedMarkdown, Palette, code_blocks, safe_text
+from salon.tui.settling import LiveTail
 from salon.tui.widgets.markdown_body import MarkdownBody
 from salon.tui.widgets.progress import ProgressLine
 
@@ -44,14 +37,11 @@ Clock = Callable[[], float]
 FRAME_INTERVAL = FASTEST
 """Seconds between writes of a live reply to the screen at most: steady, whatever the token rate."""
 
-SETTLE_AT = 500
-"""Characters in the live Markdown after which its finished blocks are settled into the cached render."""
-
 THINKING_TAIL_LINES = 6
+"""How much of the thinking a live reply shows: its last lines, so the cost per frame stays flat."""
 
 RESERVE_SHARE = 3
 """A live reply reserves room below its text in steps of 1/RESERVE_SHARE of the log's height (see _reserve)."""
-"""How much of the thinking a live reply shows: its last lines, so the cost per frame stays flat."""
 
 
 class MessageBox(Vertical):
@@ -173,9 +163,7 @@ class LiveMessage(MessageBox):
         self._thinking: list[str] = []
         self._thinking_shown = 0
         self._text_parts: list[str] = []
-        self._tail: list[str] = []
-        self._tail_size = 0
-        self._checked_at = 0
+        self._tail = LiveTail()
         self._live = ChunkedMarkdown(palette)
         """The tail after the settled blocks: one chunk, replaced at each frame."""
         self._live_body: MarkdownBody | None = None
@@ -276,41 +264,16 @@ class LiveMessage(MessageBox):
             self.post_message(self.Progress(self, self.rate()))
 
     async def _write(self, fragment: str) -> None:
-        self._tail.append(fragment)
-        self._tail_size += len(fragment)
-        # Checked again only once the tail has grown by a share of its size: a block that cannot be settled (a
-        # long code fence) is then parsed a bounded number of times, not once per frame.
-        if self._tail_size >= SETTLE_AT and self._tail_size - self._checked_at >= max(SETTLE_AT // 2,
-                                                                                     self._checked_at // 4):
-            tail = "".join(self._tail)
-            self._checked_at = self._tail_size
-            cut = settle_point(tail)
-            if cut:
-                await self._settle(tail[:cut], tail[cut:], open_paragraph=False)
-                return
-            if self._tail_size > LONG_BLOCK and (cut := self._paragraph_cut(tail)):
-                # One paragraph that keeps growing: its lines so far are settled, so the tail (and the render at
-                # every frame) stays small however long the paragraph gets.
-                await self._settle(tail[:cut], tail[cut:], open_paragraph=True)
-                return
+        settle = self._tail.add(fragment)
+        if settle is not None:
+            await self._settle(settle.done, settle.rest, open_paragraph=settle.open_paragraph)
+            return
         self._show_tail()
 
     def _show_tail(self) -> None:
-        tail = "".join(self._tail)
-        self._tail = [tail]
-        self._live.replace(tail)
+        self._live.replace(self._tail.text)
         if self._live_body is not None:
             self._live_body.changed()
-
-    @staticmethod
-    def _paragraph_cut(tail: str) -> int:
-        from markdown_it import MarkdownIt
-
-        blocks = [t for t in MarkdownIt("gfm-like").parse(tail) if t.level == 0 and t.nesting == 1]
-        if len(blocks) != 1 or blocks[0].type != "paragraph_open":
-            return 0
-        # Cut late, so what stays live is a small piece of the paragraph.
-        return paragraph_cut(tail, max(0, len(tail) - SETTLE_AT))
 
     async def _settle(self, done: str, rest: str, *, open_paragraph: bool) -> None:
         """Add finished blocks to the settled render; the tail goes on with what follows them."""
@@ -324,7 +287,7 @@ class LiveMessage(MessageBox):
                 await asyncio.sleep(0)
         if self._finished:
             return
-        self._tail, self._tail_size, self._checked_at = [rest], len(rest), 0
+        self._tail.restart(rest)
         settled = self.query_one(".settled", MarkdownBody)
         with self.app.batch_update():
             settled.display = True
