@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from salon.errors import AgentFileError, UnknownAgent
-from salon.tomlfile import KeyLines, describe, read_toml
+from salon.tomlfile import KeyLines, describe, is_of, read_toml, toml_files
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -168,7 +168,7 @@ def _check(table: dict[str, Any], allowed: dict[str, tuple[tuple[type, ...], str
             raise AgentFileError(path, lines.of(*where, key),
                                  f"unknown key '{label}' (expected one of: {', '.join(allowed)})")
         types, described = allowed[key]
-        if not _is(value, types):
+        if not is_of(value, types):
             raise AgentFileError(path, lines.of(*where, key),
                                  f"'{_label(where, key)}' should be {described}, not {describe(value)}")
 
@@ -177,16 +177,9 @@ def _check_params(params: dict[str, Any], path: Path, lines: KeyLines, where: tu
     for key, value in params.items():
         expected = _PARAM_TYPES.get(key)
         # Unknown params pass through: providers accept options Salon has never heard of.
-        if expected and not _is(value, expected[0]):
+        if expected and not is_of(value, expected[0]):
             raise AgentFileError(path, lines.of(*where, key),
                                  f"'{_label(where, key)}' should be {expected[1]}, not {describe(value)}")
-
-
-def _is(value: Any, types: tuple[type, ...]) -> bool:
-    # bool is an int in Python; a TOML `true` is never a valid number here.
-    if isinstance(value, bool) and bool not in types:
-        return False
-    return isinstance(value, types)
 
 
 def _label(where: tuple[Any, ...], key: str) -> str:
@@ -282,8 +275,7 @@ def load_agents(directories: Sequence[Path]) -> AgentCatalog:
     layers: list[dict[str, _Raw]] = []
     for directory in map(Path, directories):
         layer: dict[str, _Raw] = {}
-        files = sorted(directory.glob("*.toml")) if directory.is_dir() else [directory] if directory.exists() else []
-        for path in files:
+        for path in toml_files(directory):
             try:
                 layer[path.stem] = parse_file(path)
             except AgentFileError as error:

@@ -22,10 +22,9 @@ from salon.events import (
     RunCreated,
     RunFailed,
 )
+from salon.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from salon.reply import Reply
 from salon.store import ConversationNotFound, Exchange, Redactor, Store, StoreError
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
@@ -42,10 +41,7 @@ def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
 
 
 def usage_line(name: str, reply: Reply) -> str:
-    usage = reply.usage
-    tokens = f"{usage.input_tokens or '?'} in / {usage.output_tokens or '?'} out"
-    if usage.estimated:
-        tokens += " (estimated)"
+    tokens = reply.usage.describe(grouped=False)
     rate = f", {reply.tokens_per_second:.1f} tok/s" if reply.tokens_per_second else ""
     return f"[{name} · {reply.model} · {tokens}{rate}, {reply.duration:.2f} s]"
 

@@ -10,10 +10,7 @@ from pathlib import Path
 
 from salon.__about__ import __version__
 from salon.errors import SalonError
-
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+from salon.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,10 +122,10 @@ async def _models() -> int:
         print(f"{model.ref:<40} {model.details:<16} {size}".rstrip())
     if ollama_error is not None:
         print(f"salon: {ollama_error}", file=sys.stderr)
-        return EXIT_ERROR if not models else 0
+        return EXIT_ERROR if not models else EXIT_OK
     if not models:
         print("no models yet: download one with `ollama pull llama3.2`", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -11,6 +12,7 @@ from typing import Any
 
 from salon import locations
 from salon.errors import ConfigError
+from salon.tomlfile import is_of
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
@@ -102,7 +104,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         for key, value in table.items():
             if key not in types:
                 warnings.append(f"{path}: unknown setting '{prefix}{key}' ignored")
-            elif not isinstance(value, types[key]) or (isinstance(value, bool) and bool not in types[key]):
+            elif not is_of(value, types[key]):
                 warnings.append(f"{path}: '{prefix}{key}' should be {types[key][0].__name__}; ignored")
             elif key.endswith("_timeout") and isinstance(value, int | float) and value <= 0:
                 warnings.append(f"{path}: '{prefix}{key}' should be a number of seconds above 0; ignored")
@@ -155,7 +157,7 @@ def _parse_keymap(table: Any, path: Path, warnings: list[str]) -> dict[str, str]
         warnings.append(f"{path}: [keymap] should be a table of binding id = \"keys\"; ignored")
         return {}
     keymap = {}
-    for binding_id, keys in _flatten(table):
+    for binding_id, keys in flatten_keymap(table).items():
         if isinstance(keys, list) and keys and all(isinstance(k, str) and k.strip() for k in keys):
             keys = ",".join(k.strip() for k in keys)
         if not isinstance(keys, str) or not keys.strip():
@@ -166,15 +168,16 @@ def _parse_keymap(table: Any, path: Path, warnings: list[str]) -> dict[str, str]
     return keymap
 
 
-def _flatten(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    # Binding ids contain dots ("log.copy_message"); unquoted in TOML they read as nested tables.
-    items: list[tuple[str, Any]] = []
+def flatten_keymap(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``[keymap]`` as binding id → keys. Binding ids contain dots (``log.copy_message``); unquoted in TOML they
+    read as nested tables, which this undoes."""
+    flat: dict[str, Any] = {}
     for key, value in table.items():
-        if isinstance(value, dict):
-            items.extend(_flatten(value, f"{prefix}{key}."))
+        if isinstance(value, Mapping):
+            flat.update(flatten_keymap(value, f"{prefix}{key}."))
         else:
-            items.append((f"{prefix}{key}", value))
-    return items
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def require_config(path: Path) -> Config:

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from salon.errors import SalonError
+from salon.exitcodes import EXIT_OK
 
 if TYPE_CHECKING:
     from salon.store import Conversation, SearchHit, Store
 
-EXIT_OK = 0
 _SHORT_ID = len("conv_") + 10
 
 

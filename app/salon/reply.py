@@ -16,6 +16,15 @@ class Usage:
     output_tokens: int | None = None
     estimated: bool = False
 
+    def describe(self, unit: str = "", *, grouped: bool = True) -> str:
+        """``26 in / 40 out`` (``?`` for a count not given), ``(estimated)`` after guessed ones: one wording for
+        the chat's footer, ``salon ask --usage`` and exports. ``grouped`` writes thousands as ``1,200``."""
+        def count(value: int | None) -> str:
+            return "?" if value is None else f"{value:,}" if grouped else str(value)
+
+        text = f"{count(self.input_tokens)} in / {count(self.output_tokens)} out{unit}"
+        return text + " (estimated)" if self.estimated else text
+
 
 @dataclass(frozen=True, slots=True)
 class Chunk:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,14 +19,11 @@ from salon.events import (
     RunCreated,
     RunFailed,
 )
+from salon.ids import new_id
 from salon.providers import ChatMessage, CompletionRequest, Providers, split_ref
 from salon.reply import ReplyBuilder
 
 BUSY_RETRY_DELAYS = (0.5, 1.5, 3.0)
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
 
 
 @dataclass(frozen=True, slots=True)

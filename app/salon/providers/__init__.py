@@ -6,26 +6,13 @@ from typing import TYPE_CHECKING
 
 from salon.config import Config
 from salon.providers.base import ChatMessage, CompletionRequest, ModelInfo, Provider
+from salon.refs import bare_model, is_ollama, split_ref
 
 if TYPE_CHECKING:
     from salon.providers.ollama import OllamaProvider
 
 __all__ = ["ChatMessage", "CompletionRequest", "ModelInfo", "Provider", "Providers", "bare_model", "is_ollama",
            "split_ref"]
-
-
-def is_ollama(ref: str) -> bool:
-    return ref.startswith("ollama/") or ref.startswith("ollama_chat/")
-
-
-def split_ref(ref: str) -> str:
-    """The provider's own name for a model: ``ollama/llama3.2`` → ``llama3.2``; cloud refs stay whole."""
-    return ref.split("/", 1)[1] if is_ollama(ref) else ref
-
-
-def bare_model(ref: str) -> str:
-    """``ollama/llama3.2:latest`` and ``ollama/llama3.2`` are the same model to Ollama."""
-    return split_ref(ref).removesuffix(":latest")
 
 
 class Providers:

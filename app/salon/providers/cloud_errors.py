@@ -24,6 +24,7 @@ from salon.errors import (
     StreamInterrupted,
 )
 from salon.providers.cloud_target import Target
+from salon.providers.network import network_reason
 
 
 class ErrorMapper:
@@ -61,7 +62,7 @@ class ErrorMapper:
         if any(isinstance(e, httpx.ConnectError) for e in chain) or (
                 not started and any(_named(e, "APIConnectionError") for e in chain)
                 and not any(isinstance(e, httpx.ReadError | httpx.RemoteProtocolError) for e in chain)):
-            return ProviderUnreachable(name, target.api_base, _reason(chain))
+            return ProviderUnreachable(name, target.api_base, network_reason(chain))
         if any(isinstance(e, ValueError) for e in chain):
             return StreamInterrupted(f"{name} sent a reply Salon could not read ({said})")
         if started or any(isinstance(e, httpx.TransportError) for e in chain):
@@ -150,17 +151,6 @@ def _server_text(chain: Sequence[BaseException]) -> str:
         if isinstance(inner, dict) and isinstance(inner.get("message"), str):
             return str(inner["message"])
     return text
-
-
-def _reason(chain: Sequence[BaseException]) -> str:
-    text = " ".join(str(e) for e in chain)
-    if any(sign in text for sign in ("Name or service not known", "nodename nor servname", "getaddrinfo",
-                                     "Temporary failure in name resolution")):
-        return "the host name does not resolve"
-    if any(sign in text for sign in ("Connection refused", "Connect call failed", "All connection attempts failed")):
-        return "connection refused"
-    innermost = str(chain[-1]).strip()
-    return innermost or type(chain[-1]).__name__
 
 
 def _retry_after(chain: Sequence[BaseException]) -> str | None:

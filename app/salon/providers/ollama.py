@@ -20,6 +20,7 @@ from salon.errors import (
     ThinkingUnsupported,
 )
 from salon.providers.base import CompletionRequest, ModelInfo
+from salon.providers.network import network_reason
 from salon.reply import Chunk, Usage
 
 PREFIX = "ollama/"
@@ -199,9 +200,4 @@ class _ErrorMapper:
 
 
 def _reason(error: BaseException) -> str:
-    text = str(error).strip()
-    if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
-        return "the host name does not resolve"
-    if any(sign in text for sign in ("Connection refused", "All connection attempts failed", "Connect call failed")):
-        return "connection refused"
-    return text or type(error).__name__
+    return network_reason([error])

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from salon.events import MessageStatus
+from salon.ids import new_id
 from salon.providers.base import ChatMessage
 from salon.reply import Reply
 from salon.store.connection import DATABASE_NAME, connect, translated
@@ -30,10 +30,6 @@ _CONVERSATION_COLUMNS = "id, title, agent_id, created_at, updated_at, message_co
 _MESSAGE_COLUMNS = ("id, conversation_id, role, text, thinking, agent_id, agent_name, model, status, input_tokens, "
                     "output_tokens, usage_estimated, time_to_first_token, duration, tokens_per_second, "
                     "finish_reason, error, created_at, seq, writer, checkpoint_at")
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
 
 
 def title_from(prompt: str) -> str:
