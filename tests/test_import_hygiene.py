@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, salon_env
+from tests.conftest import salon_env
 from tests.servers.ollama import OllamaServer, Scripted
 from tests.servers.openai import OpenAIServer
 from tests.servers.openai import Scripted as OpenAIScripted
@@ -161,10 +161,6 @@ def test_asking_a_cloud_agent_does_load_litellm(tmp_path: Path, config_dir: Path
     assert cloud_loaded(report) == ["litellm", "openai"]
 
 
-TUI_APP = ROOT / "app" / "salon" / "tui" / "app.py"
-
-
-@pytest.mark.skipif(not TUI_APP.is_file(), reason="salon.tui.app does not exist yet")
 def test_importing_the_tui_app_loads_no_cloud_code(tmp_path: Path) -> None:
     done, report = probe(tmp_path, code="import salon.tui.app")
 
@@ -172,7 +168,6 @@ def test_importing_the_tui_app_loads_no_cloud_code(tmp_path: Path) -> None:
     assert cloud_loaded(report) == []
 
 
-@pytest.mark.skipif(not TUI_APP.is_file(), reason="salon.tui.app does not exist yet")
 def test_starting_the_tui_loads_no_cloud_code(tmp_path: Path, ollama_server: OllamaServer,
                                               cloud_configured: Path) -> None:
     done, report = probe(tmp_path, tui=True, timeout=90)

@@ -11,7 +11,6 @@ from types import MappingProxyType
 from typing import Any
 
 from salon import locations
-from salon.errors import ConfigError
 from salon.tomlfile import is_of
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
@@ -178,11 +177,3 @@ def flatten_keymap(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]
         else:
             flat[f"{prefix}{key}"] = value
     return flat
-
-
-def require_config(path: Path) -> Config:
-    """Like :func:`load_config` but raising, for ``salon config`` commands that must not guess."""
-    try:
-        return parse_config(tomllib.loads(path.read_text(encoding="utf-8")), path)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc

@@ -50,8 +50,8 @@ class ServerUnreachable(ProviderError):
         self.host = host
         extra = f" ({detail})" if detail else ""
         super().__init__(
-            f"cannot reach Ollama at {host}{extra}. Start it with `ollama serve`, "
-            "or point Salon elsewhere with OLLAMA_HOST or [ollama] host in config.toml."
+            f"cannot reach Ollama at {host}{extra}. Start it with `ollama serve` "
+            "(or set OLLAMA_HOST / [ollama] host in config.toml)."
         )
 
 

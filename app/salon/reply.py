@@ -118,13 +118,6 @@ class ReplyBuilder:
     def elapsed(self) -> float:
         return self._clock() - self._started
 
-    def live_rate(self) -> float | None:
-        """Chunks per second since the first one: the live figure while tokens arrive."""
-        if self._first_token_at is None or self.chunks < 2:
-            return None
-        span = self._clock() - self._first_token_at
-        return self.chunks / span if span > 0 else None
-
     def freeze(self) -> Reply:
         duration = self.elapsed()
         ttft = None if self._first_token_at is None else self._first_token_at - self._started

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -100,3 +100,30 @@ def screen_lines(app: SalonApp) -> list[str]:
 
 def screen_text(app: SalonApp) -> str:
     return "\n".join(screen_lines(app))
+
+
+# -- the snapshot tests' fixed set-up -------------------------------------------------------------------------
+
+SNAPSHOT_SIZE = (110, 34)
+SNAPSHOT_PORT = 47_213
+"""The status line names the Ollama host, port included: a fixed one keeps the pictures the same."""
+
+SNAPSHOT_REPLY = ("Virtue, said Socrates, is **knowledge**; and knowledge can be taught.\n\n"
+                  "- Courage is knowing what to fear.\n- Temperance is knowing what to want.\n\n"
+                  "```python\ndef virtue(soul):\n    return soul.knows('the good')\n```\n\n"
+                  "Shall we test this with an example?")
+
+
+@pytest.fixture
+def snapshot_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
+    try:
+        server = OllamaServer(SNAPSHOT_PORT)
+    except OSError as error:
+        pytest.fail(f"port {SNAPSHOT_PORT}, which the snapshots show, is taken: {error}")
+    with server:
+        monkeypatch.setenv("OLLAMA_HOST", server.host)
+        yield server
+
+
+def snapshot_app(server: OllamaServer | None, data_dir: Path, clock: ManualClock | None = None, **options) -> SalonApp:
+    return make_app(server, data_dir, clock=clock or ManualClock(), cursor_blink=False, **options)

@@ -4,42 +4,17 @@ test server on a fixed port, no cursor blink."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from textual.pilot import Pilot
 
-from salon.tui.app import SalonApp
 from salon.tui.widgets import LiveMessage
-from tests.servers.ollama import OllamaServer, Scripted
-from tests.tui.conftest import ManualClock, make_app, send, settle, wait_for
+from tests.servers.ollama import Scripted
+from tests.tui.conftest import SNAPSHOT_REPLY as REPLY
+from tests.tui.conftest import SNAPSHOT_SIZE as SIZE
+from tests.tui.conftest import ManualClock, send, settle, wait_for
+from tests.tui.conftest import snapshot_app as app_for
 
-SIZE = (110, 34)
-SNAPSHOT_PORT = 47_213
-"""The status line names the Ollama host, port included: a fixed one keeps the pictures the same."""
-
-REPLY = ("Virtue, said Socrates, is **knowledge**; and knowledge can be taught.\n\n"
-         "- Courage is knowing what to fear.\n- Temperance is knowing what to want.\n\n"
-         "```python\ndef virtue(soul):\n    return soul.knows('the good')\n```\n\n"
-         "Shall we test this with an example?")
 STALL = 21
 """Tokens of REPLY sent before the staged mid-stream server goes quiet: it stops inside the list."""
-
-
-@pytest.fixture
-def snapshot_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
-    try:
-        server = OllamaServer(SNAPSHOT_PORT)
-    except OSError as error:
-        pytest.fail(f"port {SNAPSHOT_PORT}, which the snapshots show, is taken: {error}")
-    with server:
-        monkeypatch.setenv("OLLAMA_HOST", server.host)
-        yield server
-
-
-def app_for(server: OllamaServer | None, data_dir: Path, clock: ManualClock | None = None, **options) -> SalonApp:
-    return make_app(server, data_dir, clock=clock or ManualClock(), cursor_blink=False, **options)
 
 
 async def _wait_written(pilot: Pilot, text: str) -> None:

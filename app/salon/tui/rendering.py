@@ -1,9 +1,9 @@
 """Turning model text into what the terminal shows: safe characters, themed Rich Markdown, cached per width.
 
 A finished message is one light widget holding :class:`MarkdownRender` (a Rich renderable), not a tree of Textual
-``Markdown`` block widgets: a long history of those costs seconds to mount and hundreds of MB (FIELD-NOTES).
-Textual asks a Rich renderable for its height and then for its lines, at every layout; the cache here makes both
-one render per width and theme.
+``Markdown`` block widgets: a long history of those costs seconds to mount and hundreds of MB (measured in
+docs/performance.md). Textual asks a Rich renderable for its height and then for its lines, at every layout; the
+cache here makes both one render per width and theme.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 
 from salon.tui.records import MessageRecord
-from salon.tui.widgets.message import LiveMessage, MessageBox, UserMessage
+from salon.tui.widgets.message import MessageBox, UserMessage
 from salon.tui.widgets.welcome import Welcome
 
 if TYPE_CHECKING:
@@ -330,6 +330,3 @@ class ChatLog(VerticalScroll, can_focus=True):
             await self.show_latest()
         else:
             self.stick_to_bottom()
-
-    def live_messages(self) -> list[LiveMessage]:
-        return [child for child in self.children if isinstance(child, LiveMessage)]
