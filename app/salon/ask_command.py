@@ -57,6 +57,9 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
         # A broken config.toml is read as defaults; said here, or the user's host or timeouts vanish silently.
         for warning in session.config.warnings:
             stderr.write(f"salon: warning: {warning}\n")
+        if not args.agent and session.default_agent_warning:
+            stderr.write(f"salon: warning: {session.default_agent_warning}\n")
+        _check_ollama_host(session, args)
         store, agent, history, saver = _begin_exchange(session, args, prompt, stderr)
         for error in session.catalog.shadowing_errors(agent.id):
             stderr.write(f"salon: warning: {error}; using {agent.path} instead\n")
@@ -78,6 +81,18 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
             saver.flush()
             if store is not None:
                 store.close()
+
+
+def _check_ollama_host(session: Session, args: argparse.Namespace) -> None:
+    """A malformed OLLAMA_HOST is one line naming it (a HostError), before anything is stored or sent."""
+    from salon.providers import is_ollama
+
+    try:
+        agent = session.agent(args.agent, args.model)
+    except SalonError:
+        return  # reported, with its own words, where the exchange begins
+    if any(is_ollama(model) for model in agent.models):
+        session.config.resolved_ollama_host()
 
 
 def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,

@@ -54,7 +54,7 @@ class SalonApp(PreferencesMixin, App[int]):
             session = Session()
         config = session.config
         self.session = session
-        self.agent = session.agent(agent_id or config.default_agent)
+        self.agent = session.agent(agent_id)
         self.model = model
         self.data_dir = data_dir or config.resolved_data_dir()
         self._open_store = open_store
@@ -64,6 +64,8 @@ class SalonApp(PreferencesMixin, App[int]):
         if frame_interval is not None:
             self.services.frame_interval = frame_interval
         self._startup_warnings = [*config.warnings, *(str(e) for e in session.catalog.errors)]
+        if agent_id is None and session.default_agent_warning:
+            self._startup_warnings.append(session.default_agent_warning)
         self._install_themes(config.theme)
 
     def _install_themes(self, selected: str) -> None:
@@ -188,7 +190,8 @@ def launch(agent_id: str | None = None, model: str | None = None, data_dir: Path
     from salon.api import Session
 
     session = Session()
-    session.agent(agent_id or session.config.default_agent)  # an unknown agent fails here, before any window
+    session.agent(agent_id)  # an unknown agent fails here, before any window
+    session.config.resolved_ollama_host()  # and so does a malformed OLLAMA_HOST, as one line naming it
     app = SalonApp(session, agent_id=agent_id, model=model, data_dir=data_dir)
     app.run()
     return app.return_code or 0
