@@ -27,6 +27,8 @@ from salon.runner import Run
 from salon.store import ConversationNotFound, Recorder, Redactor, Store, StoreError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Each stops the reply, keeps the partial text (interrupted) and ends the command.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
@@ -65,19 +67,23 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
             stderr.write(f"salon: warning: {error}; using {agent.path} instead\n")
         run = session.run(agent, prompt, history=history, stream=args.stream)
         loop = asyncio.get_running_loop()
+        received: list[int] = []
 
-        def interrupt() -> None:
+        def interrupt(signum: int) -> None:
+            received.append(signum)
             run.cancel()
             # A second Ctrl-C falls through to Python's default and ends the process at once.
             loop.remove_signal_handler(signal.SIGINT)
 
-        loop.add_signal_handler(signal.SIGINT, interrupt)
-        loop.add_signal_handler(signal.SIGTERM, interrupt)
+        for signum in _STOP_SIGNALS:
+            loop.add_signal_handler(signum, interrupt, signum)
         try:
-            return await _print_run(run, args, stdout, stderr, saver)
+            code = await _print_run(run, args, stdout, stderr, saver)
+            # Killed by SIGTERM or SIGHUP (not Ctrl-C): exit as a process ended by it reports, 143 or 129.
+            return 128 + received[0] if code == EXIT_INTERRUPTED and received and received[0] != signal.SIGINT else code
         finally:
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
+            for signum in _STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
             saver.flush()
             if store is not None:
                 store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import Iterable
 from contextlib import suppress
@@ -93,6 +94,7 @@ class SalonApp(PreferencesMixin, App[int]):
         return ChatScreen(self.services, self.agent, self.model, show_conversations=show)
 
     def on_mount(self) -> None:
+        self._handle_signals()
         self._update_palette()
         self.theme_changed_signal.subscribe(self, lambda _theme: self._theme_changed())
         self._startup_warnings += self.install_user_keymap()
@@ -160,7 +162,23 @@ class SalonApp(PreferencesMixin, App[int]):
 
     # -- closing ---------------------------------------------------------------------------------------------
 
+    def _handle_signals(self) -> None:
+        """SIGTERM (a shutdown, `kill`) and SIGHUP (the terminal closed) end the app as a quit does: the partial
+        reply saved as interrupted and the terminal restored (alternate screen left, mouse off, cursor shown), then
+        exit 128 + the signal's number, as a process killed by it would report."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            with suppress(NotImplementedError, RuntimeError, ValueError):  # not on this platform or thread
+                loop.add_signal_handler(signum, self._signalled, signum)
+
+    def _signalled(self, signum: int) -> None:
+        self.call_later(self.close_all, 128 + signum)
+
     async def action_quit(self) -> None:
+        await self.close_all(0)
+
+    async def close_all(self, code: int) -> None:
+        """Stop every streaming reply (saved as interrupted, within :data:`QUIT_GRACE`) and exit with ``code``."""
         # Replies still streaming end as interrupted, with their text saved, before the app goes.
         try:
             chat = self.chat_screen
@@ -170,7 +188,7 @@ class SalonApp(PreferencesMixin, App[int]):
         if any(stopped):
             with suppress(TimeoutError):
                 await asyncio.wait_for(self.workers.wait_for_complete(), QUIT_GRACE)
-        self.exit(0)
+        self.exit(code, return_code=code)
 
     async def on_unmount(self) -> None:
         await self.session.aclose()
