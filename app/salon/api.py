@@ -26,10 +26,7 @@ class Session:
     @property
     def default_agent_id(self) -> str:
         """``default_agent`` from config.toml, or the bundled default when no file of that id exists any more."""
-        wanted = self.config.default_agent
-        if self.default_agent_warning is None:
-            return wanted
-        return BUNDLED_DEFAULT_AGENT
+        return BUNDLED_DEFAULT_AGENT if self.default_agent_warning else self.config.default_agent
 
     @property
     def default_agent_warning(self) -> str | None:

@@ -29,7 +29,7 @@ KEY_PREFIXES = re.compile(
     r"|^(?:bearer|basic|token)\s+\S"
     r"|^eyJ[\w-]+\.[\w-]+",  # a JWT
     re.IGNORECASE)
-_TOKEN_LIKE = re.compile(r"[\w\-.+/=:~]+")
+_TOKEN_LIKE = re.compile(r"\S+")
 
 
 def looks_like_key(value: str) -> bool:

@@ -162,12 +162,14 @@ class SalonApp(PreferencesMixin, App[int]):
 
     # -- closing ---------------------------------------------------------------------------------------------
 
+    _SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
     def _handle_signals(self) -> None:
         """SIGTERM (a shutdown, `kill`) and SIGHUP (the terminal closed) end the app as a quit does: the partial
         reply saved as interrupted and the terminal restored (alternate screen left, mouse off, cursor shown), then
         exit 128 + the signal's number, as a process killed by it would report."""
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGHUP):
+        for signum in self._SIGNALS:
             with suppress(NotImplementedError, RuntimeError, ValueError):  # not on this platform or thread
                 loop.add_signal_handler(signum, self._signalled, signum)
 
@@ -191,6 +193,10 @@ class SalonApp(PreferencesMixin, App[int]):
         self.exit(code, return_code=code)
 
     async def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self._SIGNALS:  # the loop may outlive the app (tests run several on one)
+            with suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
         await self.session.aclose()
         if self.services.store is not None:
             self.services.store.close()
