@@ -27,6 +27,8 @@ from salon.runner import Run
 from salon.store import ConversationNotFound, Recorder, Redactor, Store, StoreError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Each stops the reply, keeps the partial text (interrupted) and ends the command.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
@@ -57,27 +59,46 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
         # A broken config.toml is read as defaults; said here, or the user's host or timeouts vanish silently.
         for warning in session.config.warnings:
             stderr.write(f"salon: warning: {warning}\n")
+        if not args.agent and session.default_agent_warning:
+            stderr.write(f"salon: warning: {session.default_agent_warning}\n")
+        _check_ollama_host(session, args)
         store, agent, history, saver = _begin_exchange(session, args, prompt, stderr)
         for error in session.catalog.shadowing_errors(agent.id):
             stderr.write(f"salon: warning: {error}; using {agent.path} instead\n")
         run = session.run(agent, prompt, history=history, stream=args.stream)
         loop = asyncio.get_running_loop()
+        received: list[int] = []
 
-        def interrupt() -> None:
+        def interrupt(signum: int) -> None:
+            received.append(signum)
             run.cancel()
             # A second Ctrl-C falls through to Python's default and ends the process at once.
             loop.remove_signal_handler(signal.SIGINT)
 
-        loop.add_signal_handler(signal.SIGINT, interrupt)
-        loop.add_signal_handler(signal.SIGTERM, interrupt)
+        for signum in _STOP_SIGNALS:
+            loop.add_signal_handler(signum, interrupt, signum)
         try:
-            return await _print_run(run, args, stdout, stderr, saver)
+            code = await _print_run(run, args, stdout, stderr, saver)
+            # Killed by SIGTERM or SIGHUP (not Ctrl-C): exit as a process ended by it reports, 143 or 129.
+            return 128 + received[0] if code == EXIT_INTERRUPTED and received and received[0] != signal.SIGINT else code
         finally:
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
+            for signum in _STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
             saver.flush()
             if store is not None:
                 store.close()
+
+
+def _check_ollama_host(session: Session, args: argparse.Namespace) -> None:
+    """A malformed OLLAMA_HOST is one line naming it (a HostError), before anything is stored or sent."""
+    from salon.providers import is_ollama
+
+    try:
+        agent = session.agent(args.agent, args.model)
+    except SalonError:
+        return  # reported, with its own words, where the exchange begins
+    if any(is_ollama(model) for model in agent.models):
+        session.config.resolved_ollama_host()
 
 
 def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,

@@ -37,11 +37,14 @@ from salon.errors import (
     ProviderStalled,
     ProviderUnreachable,
     RateLimited,
+    RedirectRefused,
     ServerBusy,
     StreamInterrupted,
     UnknownProvider,
 )
+from salon.params import generation_params
 from salon.providers.base import CompletionRequest, ModelInfo
+from salon.providers.redirects import client_options
 from salon.reply import Chunk, Usage
 
 # Set before litellm is imported: they are read at import time.
@@ -141,11 +144,16 @@ class CloudProvider:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._open: set[Any] = set()
+        self._clients: dict[tuple[str, str], Any] = {}
 
     async def aclose(self) -> None:
         for response in list(self._open):
             await _close(response)
         self._open.clear()
+        for client in self._clients.values():
+            with contextlib.suppress(Exception):
+                await client.close()
+        self._clients.clear()
         # litellm's HTTP clients are cached process-wide and left open: litellm hands a closed one to the next
         # session that asks (`close_litellm_async_clients` breaks every later call), and closes them at exit.
 
@@ -243,7 +251,30 @@ class CloudProvider:
             kwargs["api_key"] = target.api_key
         if target.headers:
             kwargs["extra_headers"] = dict(target.headers)
+        if (client := self._openai_client(target)) is not None:
+            kwargs["client"] = client
         return kwargs
+
+    def _openai_client(self, target: Target) -> Any | None:
+        """For an OpenAI-protocol server at the user's own ``api_base``: a client that refuses redirects.
+
+        litellm's own OpenAI client follows them, so a ``307`` from that server re-sent the whole conversation to
+        wherever it pointed. One client per base and key, for this session (its connections belong to its loop).
+        """
+        if not target.api_base or not target.model.startswith("openai/"):
+            return None
+        key = target.api_key if target.api_key is not None else next(
+            (os.environ[name] for name in target.key_names if os.environ.get(name)), None)
+        if key is None:
+            return None
+        client = self._clients.get((target.api_base, key))
+        if client is None:
+            import openai  # litellm's dependency, loaded with it already
+
+            client = openai.AsyncOpenAI(api_key=key, base_url=target.api_base, max_retries=0,
+                                        http_client=httpx.AsyncClient(**client_options(target.provider)))
+            self._clients[(target.api_base, key)] = client
+        return client
 
     async def _chunks(self, target: Target, response: Any, errors: _ErrorMapper) -> AsyncGenerator[Chunk, None]:
         received = 0
@@ -306,6 +337,9 @@ def cloud_params(params: Mapping[str, Any], supported: Collection[str] | None = 
     ``supported`` (litellm's list for a provider it knows; None for a server of the user's own) limits the samplers
     of local engines to providers that take them.
     """
+    # Only generation parameters, whoever built ``params``: litellm lets a per-call api_base, api_key or
+    # extra_headers override everything, which would send the user's key wherever they point.
+    params = generation_params(params)
     out = {k: v for k, v in params.items() if k not in _OLLAMA_ONLY_PARAMS
            and (supported is None or k not in _LOCAL_SAMPLERS or k in supported)}
     if "num_predict" in params and "max_tokens" not in params:
@@ -401,6 +435,8 @@ class _ErrorMapper:
         target = self.target
         name = target.provider
         chain = list(_chain(error))
+        if refused := next((e for e in chain if isinstance(e, RedirectRefused)), None):
+            return refused
         said = _server_text(chain)
         if any(isinstance(e, httpx.ConnectTimeout) for e in chain):
             return ProviderUnreachable(name, target.api_base, "timed out connecting")

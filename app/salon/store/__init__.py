@@ -10,7 +10,7 @@
 
 from salon.store.connection import DATABASE_NAME
 from salon.store.database import Store, title_from
-from salon.store.errors import ConversationNotFound, DatabaseTooNew, MessageNotFound, StoreError
+from salon.store.errors import ConversationNotFound, DatabaseGone, DatabaseTooNew, MessageNotFound, StoreError
 from salon.store.liveness import STALE_AFTER
 from salon.store.models import Conversation, SearchHit, StoredMessage
 from salon.store.recorder import CHECKPOINT_INTERVAL, Recorder
@@ -25,6 +25,7 @@ __all__ = [
     "STALE_AFTER",
     "Conversation",
     "ConversationNotFound",
+    "DatabaseGone",
     "DatabaseTooNew",
     "MessageNotFound",
     "Recorder",

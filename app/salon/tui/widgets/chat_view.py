@@ -136,11 +136,13 @@ class ChatView(Vertical):
     async def _send(self, text: str, widget: UserMessage | None = None) -> bool:
         if widget is None:
             await self.chat_log.ensure_tail()
-        record = self._store_call(self.data.add_user, text)
-        if record is None:
-            if widget is not None:
-                widget.remove()
-            return False
+        try:
+            record = self.data.add_user(text)
+        except Exception as error:  # a StoreError (read-only, deleted, full): chat on unsaved, and say so
+            if self.data.store is None:
+                raise
+            self._keep_unsaved(error)
+            record = self.data.add_user(text)
         self.post_message(self.Changed(self))
         if widget is not None:
             self.chat_log.adopt(widget, record)
@@ -300,8 +302,8 @@ class ChatView(Vertical):
     def _record(self, recorder: Recorder, event: object) -> Recorder | None:
         try:
             recorder.handle(event)  # type: ignore[arg-type]
-        except Exception as error:  # a StoreError: the reply goes on, only saving stops
-            self._warn_store(error)
+        except Exception as error:  # a StoreError: the reply goes on, kept in memory, only saving stops
+            self._keep_unsaved(error)
             return None
         return recorder
 
@@ -336,7 +338,15 @@ class ChatView(Vertical):
             self._warn_store(error)
             return default
 
+    def _keep_unsaved(self, error: Exception) -> None:
+        """Saving failed: this conversation goes on in memory, and the status line says it is not being saved."""
+        self.data.keep_in_memory()
+        self.services.store_problem = str(error)
+        self._warn_store(error)
+        self.post_message(self.Changed(self))
+
     def _warn_store(self, error: Exception) -> None:
         if not self._store_warned:
             self._store_warned = True
-            self.notify(f"Saving failed: {error}", title="Conversation not saved", severity="error", timeout=10)
+            self.notify(f"Saving failed: {error}\nThe chat goes on; this conversation is kept until Salon closes, "
+                        "not saved.", title="Conversation not saved", severity="error", timeout=10)
