@@ -14,6 +14,8 @@ from salon.providers import ChatMessage, ModelInfo, Providers, bare_model, is_ol
 from salon.reply import Reply
 from salon.runner import Run
 
+BUNDLED_DEFAULT_AGENT = "assistant"
+
 __all__ = ["ChatMessage", "ModelInfo", "ModelListing", "PullStatus", "Session", "ask", "run", "stream_text"]
 
 
@@ -47,8 +49,27 @@ class Session:
         self.catalog = catalog or load_agents(default_directories())
         self.providers = Providers(self.config)
 
+    @property
+    def default_agent_id(self) -> str:
+        """``default_agent`` from config.toml, or the bundled default when no file of that id exists any more."""
+        return BUNDLED_DEFAULT_AGENT if self.default_agent_warning else self.config.default_agent
+
+    @property
+    def default_agent_warning(self) -> str | None:
+        """What to tell the user when ``default_agent`` names an agent whose file is gone (None otherwise).
+
+        A deleted file must not stop Salon from starting; a broken one is still reported as its own error.
+        """
+        wanted = self.config.default_agent
+        known = self.catalog.agents
+        if wanted in known or BUNDLED_DEFAULT_AGENT not in known or any(e.path.stem == wanted
+                                                                          for e in self.catalog.errors):
+            return None
+        return (f"default_agent '{wanted}' in config.toml names no agent (was its file deleted?); using "
+                f"'{BUNDLED_DEFAULT_AGENT}'")
+
     def agent(self, agent: str | Agent | None = None, model: str | None = None) -> Agent:
-        chosen = agent if isinstance(agent, Agent) else self.catalog.get(agent or self.config.default_agent)
+        chosen = agent if isinstance(agent, Agent) else self.catalog.get(agent or self.default_agent_id)
         return chosen.with_model(model) if model else chosen
 
     def run(self, agent: str | Agent | None, prompt: str | None, *, history: Sequence[ChatMessage] = (),

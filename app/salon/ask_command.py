@@ -26,6 +26,9 @@ from salon.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from salon.reply import Reply
 from salon.store import ConversationNotFound, Exchange, Redactor, Store, StoreError
 
+# Each stops the reply, keeps the partial text (interrupted) and ends the command.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 
 def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
     """The prompt argument, standard input, or both (``git diff | salon ask "Review this"``)."""
@@ -52,29 +55,46 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
         # A broken config.toml is read as defaults; said here, or the user's host or timeouts vanish silently.
         for warning in session.config.warnings:
             stderr.write(f"salon: warning: {warning}\n")
+        if not args.agent and session.default_agent_warning:
+            stderr.write(f"salon: warning: {session.default_agent_warning}\n")
+        _check_ollama_host(session, args)
         agent, history, exchange, redact = _begin_exchange(session, args, prompt, stderr)
         for error in session.catalog.shadowing_errors(agent.id):
             stderr.write(f"salon: warning: {error}; using {agent.path} instead\n")
         run = session.run(agent, prompt, history=history, stream=args.stream)
         loop = asyncio.get_running_loop()
+        received: list[int] = []
 
-        def interrupt() -> None:
+        def interrupt(signum: int) -> None:
+            received.append(signum)
             run.cancel()
             # A second Ctrl-C falls through to Python's default and ends the process at once.
             loop.remove_signal_handler(signal.SIGINT)
 
-        loop.add_signal_handler(signal.SIGINT, interrupt)
-        loop.add_signal_handler(signal.SIGTERM, interrupt)
+        for signum in _STOP_SIGNALS:
+            loop.add_signal_handler(signum, interrupt, signum)
         try:
             # Closed here, not at the loop's shutdown: the exchange's last write happens while the store is open.
             async with aclosing(exchange.follow(run)) as events:
-                return await _print_run(events, args, stdout, stderr, exchange.saving, redact)
+                code = await _print_run(events, args, stdout, stderr, exchange.saving, redact)
+            # Killed by SIGTERM or SIGHUP (not Ctrl-C): exit as a process ended by it reports, 143 or 129.
+            return 128 + received[0] if code == EXIT_INTERRUPTED and received and received[0] != signal.SIGINT else code
         finally:
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
+            for signum in _STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
             exchange.finish()
             if exchange.store is not None:
                 exchange.store.close()
+
+
+def _check_ollama_host(session: Session, args: argparse.Namespace) -> None:
+    """A malformed OLLAMA_HOST is one line naming it (a HostError), before anything is stored or sent."""
+    try:
+        agent = session.agent(args.agent, args.model)
+    except SalonError:
+        return  # reported, with its own words, where the exchange begins
+    if session.needs_host(agent.models):
+        session.config.resolved_ollama_host()
 
 
 def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,

@@ -158,3 +158,16 @@ class UnknownProvider(ProviderError):
             f"server (LM Studio, vLLM, llama.cpp) add [providers.{prefix}] with api_base = "
             f"\"http://HOST:PORT/v1\" to config.toml."
         )
+
+
+class RedirectRefused(ProviderError):
+    """The server answered with a redirect: followed, it would carry the prompt (and any key) to another place."""
+
+    def __init__(self, server: str, status: int, source: str, target: str) -> None:
+        self.source = source
+        self.target = target
+        where = "another origin" if source != target else "the same server"
+        super().__init__(
+            f"{server} at {source} answered {status} redirecting to {target} ({where}); Salon does not follow "
+            "redirects, so nothing was sent there. Point Salon at the server itself."
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -163,7 +164,10 @@ def _export(store: Store, args: argparse.Namespace, stdout: TextIO) -> int:
     # Written beside the target and renamed over it, so a failed export never leaves half a file behind.
     partial = output.with_name(output.name + ".partial")
     try:
-        with partial.open("w", encoding="utf-8") as out:
+        # Private from the moment it exists, as the database is: an export holds whole conversations.
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a leftover .partial keeps its old mode through O_CREAT
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
             count = writer(store, conversations, out)
         partial.replace(output)
     except OSError as error:

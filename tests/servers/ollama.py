@@ -46,6 +46,9 @@ class Scripted:
     stall_seconds: float = 30.0
     malformed_after: int | None = None
     done_delay: float = 0.0          # after the last token, wait this long before the final ``done`` line
+    # After the last token, hold the final ``done`` line until the test sets this: a reply that stays
+    # "streaming" for exactly as long as a test needs, however slow the machine is.
+    hold_final: threading.Event | None = None
     done_reason: str = "stop"
     usage: bool = True               # send eval_count / prompt_eval_count and durations on the final line
 
@@ -180,6 +183,9 @@ class OllamaHandler(Handler):
                 return  # the client hung up (cancelled): what a real server sees too
         if reply.done_delay and self.server.stopping.wait(reply.done_delay):
             return
+        while reply.hold_final is not None and not reply.hold_final.wait(0.05):
+            if self.server.stopping.is_set():
+                return
         final = self.final(name, reply, tokens, "", "")
         final["eval_duration"] = max(int((time.monotonic() - started) * 1e9), 1) if reply.usage else None
         try:

@@ -28,9 +28,10 @@ class Providers:
 
     def ollama(self) -> OllamaProvider:
         if self._ollama is None:
+            from salon.config import ollama_endpoint
             from salon.providers.ollama import OllamaProvider
 
-            self._ollama = OllamaProvider(self.config.resolved_ollama_host(), self.config.connect_timeout,
+            self._ollama = OllamaProvider(ollama_endpoint(self.config), self.config.connect_timeout,
                                           self.config.read_timeout)
         return self._ollama
 

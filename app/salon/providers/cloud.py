@@ -8,6 +8,7 @@ streams. Importing it imports nothing of litellm.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from types import ModuleType
@@ -21,6 +22,7 @@ from salon.providers.base import CompletionRequest, ModelInfo
 from salon.providers.cloud_errors import ErrorMapper
 from salon.providers.cloud_target import NO_KEY, Target, cloud_params, resolve_target
 from salon.providers.litellm_loader import import_litellm, import_litellm_async, litellm_loaded
+from salon.providers.redirects import client_options
 from salon.reply import Chunk, Usage
 
 __all__ = ["NO_KEY", "CloudProvider", "Target", "cloud_params", "import_litellm", "import_litellm_async",
@@ -35,11 +37,16 @@ class CloudProvider:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._open: set[Any] = set()
+        self._clients: dict[tuple[str, str], Any] = {}
 
     async def aclose(self) -> None:
         for response in list(self._open):
             await _close(response)
         self._open.clear()
+        for client in self._clients.values():
+            with contextlib.suppress(Exception):
+                await client.close()
+        self._clients.clear()
         # litellm's HTTP clients are cached process-wide and left open: litellm hands a closed one to the next
         # session that asks (`close_litellm_async_clients` breaks every later call), and closes them at exit.
 
@@ -105,7 +112,30 @@ class CloudProvider:
             kwargs["api_key"] = target.api_key
         if target.headers:
             kwargs["extra_headers"] = dict(target.headers)
+        if (client := self._openai_client(target)) is not None:
+            kwargs["client"] = client
         return kwargs
+
+    def _openai_client(self, target: Target) -> Any | None:
+        """For an OpenAI-protocol server at the user's own ``api_base``: a client that refuses redirects.
+
+        litellm's own OpenAI client follows them, so a ``307`` from that server re-sent the whole conversation to
+        wherever it pointed. One client per base and key, for this session (its connections belong to its loop).
+        """
+        if not target.api_base or not target.model.startswith("openai/"):
+            return None
+        key = target.api_key if target.api_key is not None else next(
+            (os.environ[name] for name in target.key_names if os.environ.get(name)), None)
+        if key is None:
+            return None
+        client = self._clients.get((target.api_base, key))
+        if client is None:
+            import openai  # litellm's dependency, loaded with it already
+
+            client = openai.AsyncOpenAI(api_key=key, base_url=target.api_base, max_retries=0,
+                                        http_client=httpx.AsyncClient(**client_options(target.provider)))
+            self._clients[(target.api_base, key)] = client
+        return client
 
     async def _chunks(self, target: Target, response: Any, errors: ErrorMapper) -> AsyncGenerator[Chunk, None]:
         received = 0

@@ -20,6 +20,7 @@ from salon.errors import (
     ProviderStalled,
     ProviderUnreachable,
     RateLimited,
+    RedirectRefused,
     ServerBusy,
     StreamInterrupted,
 )
@@ -50,6 +51,8 @@ class ErrorMapper:
         target = self.target
         name = target.provider
         chain = list(_chain(error))
+        if refused := next((e for e in chain if isinstance(e, RedirectRefused)), None):
+            return refused
         said = _server_text(chain)
         if any(isinstance(e, httpx.ConnectTimeout) for e in chain):
             return ProviderUnreachable(name, target.api_base, "timed out connecting")

@@ -17,6 +17,7 @@ from typing import Any
 
 from salon.config import Config, ProviderSettings
 from salon.errors import MissingKey, UnknownProvider
+from salon.params import generation_params
 
 # What Salon sends as the key to a server of the user's own that needs none: OpenAI's client refuses to send
 # nothing, and sending the user's real OPENAI_API_KEY to a server they did not say should have it would leak it.
@@ -101,6 +102,9 @@ def cloud_params(params: Mapping[str, Any], supported: Collection[str] | None = 
     ``supported`` (litellm's list for a provider it knows; None for a server of the user's own) limits the samplers
     of local engines to providers that take them.
     """
+    # Only generation parameters, whoever built ``params``: litellm lets a per-call api_base, api_key or
+    # extra_headers override everything, which would send the user's key wherever they point.
+    params = generation_params(params)
     out = {k: v for k, v in params.items() if k not in _OLLAMA_ONLY_PARAMS
            and (supported is None or k not in _LOCAL_SAMPLERS or k in supported)}
     if "num_predict" in params and "max_tokens" not in params:

@@ -18,7 +18,13 @@ from salon._lazy import lazy_exports
 if TYPE_CHECKING:
     from salon.store.connection import DATABASE_NAME
     from salon.store.database import Store, title_from
-    from salon.store.errors import ConversationNotFound, DatabaseTooNew, MessageNotFound, StoreError
+    from salon.store.errors import (
+        ConversationNotFound,
+        DatabaseGone,
+        DatabaseTooNew,
+        MessageNotFound,
+        StoreError,
+    )
     from salon.store.exchange import Exchange
     from salon.store.history import sent_to_model
     from salon.store.liveness import STALE_AFTER
@@ -35,6 +41,7 @@ _LAZY = {
     "STALE_AFTER": "salon.store.liveness",
     "Conversation": "salon.store.models",
     "ConversationNotFound": "salon.store.errors",
+    "DatabaseGone": "salon.store.errors",
     "DatabaseTooNew": "salon.store.errors",
     "Exchange": "salon.store.exchange",
     "MessageNotFound": "salon.store.errors",
@@ -57,6 +64,7 @@ __all__ = [
     "STALE_AFTER",
     "Conversation",
     "ConversationNotFound",
+    "DatabaseGone",
     "DatabaseTooNew",
     "Exchange",
     "MessageNotFound",

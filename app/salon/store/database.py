@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -15,7 +16,7 @@ from salon.ids import new_id
 from salon.providers.base import ChatMessage
 from salon.reply import Reply
 from salon.store.connection import DATABASE_NAME, connect, translated
-from salon.store.errors import ConversationNotFound, MessageNotFound, StoreError
+from salon.store.errors import ConversationNotFound, DatabaseGone, MessageNotFound, StoreError
 from salon.store.history import sent_to_model
 from salon.store.liveness import is_orphaned, writer_identity
 from salon.store.models import Conversation, SearchHit, StoredMessage
@@ -30,6 +31,14 @@ _CONVERSATION_COLUMNS = "id, title, agent_id, created_at, updated_at, message_co
 _MESSAGE_COLUMNS = ("id, conversation_id, role, text, thinking, agent_id, agent_name, model, status, input_tokens, "
                     "output_tokens, usage_estimated, time_to_first_token, duration, tokens_per_second, "
                     "finish_reason, error, created_at, seq, writer, checkpoint_at")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def title_from(prompt: str) -> str:
@@ -55,6 +64,7 @@ class Store:
         self._now = now
         self._lock = threading.RLock()
         self._writer = writer_identity()
+        self._identity = _identity(path)
 
     @classmethod
     def open(cls, data_dir: Path, *, secrets: Iterable[str] | None = None,
@@ -95,6 +105,7 @@ class Store:
     def _write(self) -> Iterator[sqlite3.Connection]:
         # IMMEDIATE takes the write lock up front, so the busy timeout covers a second process's writes.
         with self._lock, translated(self.path):
+            self._check_still_there()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -102,6 +113,14 @@ class Store:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def _check_still_there(self) -> None:
+        """Refuse to write into a file that was deleted or replaced since it was opened.
+
+        SQLite would go on writing into the open, unlinked file and every word would vanish when Salon closes.
+        """
+        if self._identity is not None and _identity(self.path) != self._identity:
+            raise DatabaseGone(self.path)
 
     # -- conversations --------------------------------------------------------------------------------------
 

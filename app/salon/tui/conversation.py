@@ -34,6 +34,23 @@ class ConversationData:
     def saved(self) -> bool:
         return self.store is not None
 
+    def keep_in_memory(self) -> None:
+        """Saving failed (a read-only or deleted database): go on in memory from what the store holds of this
+        conversation, so the chat continues and nothing on screen is lost. A reply still streaming is left out: it
+        arrives whole when it completes."""
+        store, conversation_id = self.store, self.conversation_id
+        if store is None:
+            return
+        records: list[MessageRecord] = []
+        if conversation_id is not None:
+            try:
+                records = [MessageRecord.from_stored(m) for m in store.messages(conversation_id)
+                           if m.status != "streaming"]
+            except Exception:  # unreadable too: what is on screen stays there, only the history starts afresh
+                records = []
+        self._memory = records
+        self.store = None
+
     # -- reading ---------------------------------------------------------------------------------------------
 
     def count(self) -> int:

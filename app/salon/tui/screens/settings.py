@@ -49,6 +49,13 @@ def parse_value(item: Setting, raw: Any) -> tuple[Any, str | None]:
         if seconds <= 0:
             return None, f"{LABELS.get(item.key, item.key)}: must be more than 0 seconds"
         return seconds, None
+    if item.key == "ollama.host":
+        from salon.config import HostError, parse_host
+
+        try:
+            parse_host(text, LABELS.get(item.key, item.key))
+        except HostError as error:
+            return None, str(error)
     return text, None
 
 

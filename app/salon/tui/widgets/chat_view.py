@@ -136,12 +136,15 @@ class ChatView(Vertical):
     async def _send(self, text: str, widget: UserMessage | None = None) -> bool:
         if widget is None:
             await self.chat_log.ensure_tail()
-        exchange = self.data.exchange(self._warn_store)
-        record = self._store_call(self.data.add_user, text, exchange)
-        if record is None:
-            if widget is not None:
-                widget.remove()
-            return False
+        exchange = self.data.exchange(self._keep_unsaved)
+        try:
+            record = self.data.add_user(text, exchange)
+        except Exception as error:  # a StoreError (read-only, deleted, full): chat on unsaved, and say so
+            if self.data.store is None:
+                raise
+            self._keep_unsaved(error)
+            exchange = self.data.exchange(self._keep_unsaved)
+            record = self.data.add_user(text, exchange)
         self.post_message(self.Changed(self))
         if widget is not None:
             self.chat_log.adopt(widget, record)
@@ -188,7 +191,7 @@ class ChatView(Vertical):
             return False
         await self._forget(replies)
         self.chat_log.stick_to_bottom()
-        self._launch(self.data.exchange(self._warn_store))
+        self._launch(self.data.exchange(self._keep_unsaved))
         return True
 
     def last_prompt(self) -> MessageRecord | None:
@@ -239,7 +242,7 @@ class ChatView(Vertical):
         since_yield = perf_counter()
         try:
             async for event in run:
-                # Saved before it is shown; a failing disk stops only the saving (see _warn_store).
+                # Saved before it is shown; a failing disk stops only the saving (see _keep_unsaved).
                 exchange.record(event)
                 if type(event) is MessageDelta:
                     # The hot path: one list append per token, nothing drawn.
@@ -327,7 +330,15 @@ class ChatView(Vertical):
             self._warn_store(error)
             return default
 
+    def _keep_unsaved(self, error: Exception) -> None:
+        """Saving failed: this conversation goes on in memory, and the status line says it is not being saved."""
+        self.data.keep_in_memory()
+        self.services.store_problem = str(error)
+        self._warn_store(error)
+        self.post_message(self.Changed(self))
+
     def _warn_store(self, error: Exception) -> None:
         if not self._store_warned:
             self._store_warned = True
-            self.notify(f"Saving failed: {error}", title="Conversation not saved", severity="error", timeout=10)
+            self.notify(f"Saving failed: {error}\nThe chat goes on; this conversation is kept until Salon closes, "
+                        "not saved.", title="Conversation not saved", severity="error", timeout=10)
