@@ -206,3 +206,20 @@ def contacts(log: Path) -> list[dict]:
 def beyond_loopback(entries: list[dict]) -> list[dict]:
     """Every contact with anything but 127.0.0.1 or ::1: a name looked up, a remote address, a local socket."""
     return [entry for entry in entries if entry["host"] not in LOOPBACK]
+
+
+def streaming_words(home: Home) -> int:
+    """Words of the reply still marked streaming in the database: how far its checkpoints have got."""
+    import sqlite3
+
+    path = home.data_dir / "salon.db"
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        row = conn.execute("SELECT text FROM messages WHERE role = 'assistant' AND status = 'streaming'").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
+    return len(row[0].split()) if row else 0

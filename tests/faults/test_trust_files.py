@@ -149,7 +149,7 @@ async def test_a_database_deleted_while_the_chat_app_runs_is_noticed_and_the_con
 
 def test_a_database_deleted_under_salon_ask_mid_reply_is_said_and_the_reply_printed(
         home: Home, ollama_server: OllamaServer) -> None:
-    from tests.faults.test_ask_content_and_interrupts import STORY
+    from tests.faults.texts import STORY
 
     ollama_server.script(Scripted(text=STORY, rate=40))
     proc = popen_salon("ask", "--stream", "Tell me a story")

@@ -19,7 +19,8 @@ import pytest
 from salon.config import Config, ProviderSettings
 from salon.providers.base import ChatMessage, CompletionRequest
 from salon.providers.cloud import CloudProvider
-from tests.faults.conftest import ENV_KEY, ClosedPort, Home, salon
+from tests.conftest import ClosedPort
+from tests.faults.conftest import ENV_KEY, Home, salon
 from tests.servers._http import LoopbackServer
 from tests.servers.ollama import OllamaHandler, OllamaServer, Scripted
 from tests.servers.openai import OpenAIServer

@@ -16,17 +16,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.faults.conftest import Home, assert_no_planted, popen_salon, salon_process_env
-from tests.faults.test_ask_content_and_interrupts import STORY
-from tests.faults.test_tui_terminal import Terminal, _streaming_words
+from tests.faults.conftest import Home, assert_no_planted, popen_salon, salon_process_env, streaming_words
+from tests.faults.texts import STORY
 from tests.servers.ollama import OllamaServer, Scripted
+from tests.tmux import Tmux
 
 SIGNALS = [(signal.SIGTERM, 143), (signal.SIGHUP, 129)]
 
 
 def _wait_for_checkpoint(home: Home, words: int = 10) -> None:
     deadline = time.monotonic() + 60
-    while _streaming_words(home) < words:
+    while streaming_words(home) < words:
         assert time.monotonic() < deadline, "no checkpoint of the streaming reply"
         time.sleep(0.05)
 
@@ -49,12 +49,12 @@ def test_salon_ask_keeps_the_partial_reply_on_sigterm_and_sighup(
     assert len(reply.text.split()) >= 10
 
 
-class ShellTerminal(Terminal):
+class ShellTerminal(Tmux):
     """Salon run by a shell in the pane, so the pane outlives it and its terminal state can be read afterwards."""
 
     def start_wrapped(self, session: str, status: Path) -> None:
         command = f"{shlex.quote(sys.executable)} -m salon; echo $? > {shlex.quote(str(status))}; exec sleep 600"
-        self.tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "32", "-c", str(ROOT),
+        self.tmux("new-session", "-d", "-s", session, "-x", str(self.width), "-y", str(self.height), "-c", str(ROOT),
                   f"sh -c {shlex.quote(command)}")
 
     def salon_pid(self, session: str) -> int:
@@ -73,7 +73,8 @@ class ShellTerminal(Terminal):
 def shell_terminal(home: Home, ollama_server: OllamaServer) -> Iterator[ShellTerminal]:
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
-    shell = ShellTerminal(salon_process_env(TERM="xterm-256color", TEXTUAL_ANIMATIONS="none", COLORTERM="truecolor"))
+    shell = ShellTerminal(salon_process_env(TERM="xterm-256color", TEXTUAL_ANIMATIONS="none", COLORTERM="truecolor"),
+                          width=100, height=32, check=assert_no_planted)
     try:
         yield shell
     finally:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ROOT
-from tests.faults.conftest import Home, assert_no_planted, salon_process_env
+from tests.faults.conftest import Home, assert_no_planted, salon_process_env, streaming_words
 from tests.faults.texts import STORY
 from tests.servers.ollama import OllamaServer, Scripted
 from tests.tmux import Tmux
@@ -47,22 +47,6 @@ def _gone(pid: int) -> bool:
     return False
 
 
-def _streaming_words(home: Home) -> int:
-    import sqlite3
-
-    path = home.data_dir / "salon.db"
-    if not path.exists():
-        return 0
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        row = conn.execute("SELECT text FROM messages WHERE role = 'assistant' AND status = 'streaming'").fetchone()
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        conn.close()
-    return len(row[0].split()) if row else 0
-
-
 def test_kill_9_of_the_chat_app_mid_reply_then_reopening_shows_the_prompt_and_the_partial_reply(
         home: Home, ollama_server: OllamaServer, terminal: Tmux) -> None:
     ollama_server.script(Scripted(text=STORY, rate=20), Scripted(text="And so it ends."))
@@ -71,7 +55,7 @@ def test_kill_9_of_the_chat_app_mid_reply_then_reopening_shows_the_prompt_and_th
     terminal.tmux("send-keys", "-t", "first", "-l", "Tell me a long story")
     terminal.tmux("send-keys", "-t", "first", "Enter")
     deadline = time.monotonic() + 60
-    while _streaming_words(home) < 20:  # a checkpoint of at least twenty words is on disk
+    while streaming_words(home) < 20:  # a checkpoint of at least twenty words is on disk
         assert time.monotonic() < deadline, terminal.screen("first")
         time.sleep(0.1)
     pid = terminal.pid("first")
