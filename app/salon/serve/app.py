@@ -280,7 +280,7 @@ async def _json(request: Request, *, allow_empty: bool = False) -> dict[str, Any
     if kind != "application/json":
         raise ApiError(415, "unsupported_media_type", f"send the body as application/json, not {kind or 'nothing'}")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_json", "the body is not UTF-8") from None
     except json.JSONDecodeError as error:

@@ -51,7 +51,11 @@ def serve_command(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
         listener = _bind(args.host, args.port)
     except OSError as error:
         raise SalonError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
-    return asyncio.run(_serve(session, data_dir, listener, token, loopback, args.cors_origin, stdout))
+    try:
+        return asyncio.run(_serve(session, data_dir, listener, token, loopback, args.cors_origin, stdout))
+    except KeyboardInterrupt:  # uvicorn raises it again once it has shut down cleanly: a stop asked for
+        print("salon serve: stopped", file=sys.stderr)
+        return 0
 
 
 def _bind(host: str, port: int) -> socket.socket:

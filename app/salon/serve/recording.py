@@ -13,7 +13,7 @@ from pathlib import Path
 from salon.config import Config
 from salon.events import Event
 from salon.providers import ChatMessage
-from salon.store import Conversation, Recorder, Store, StoreError, StoredMessage, secret_values
+from salon.store import Conversation, Recorder, Store, StoredMessage, StoreError, secret_values
 
 
 class Threads:
