@@ -229,8 +229,8 @@ class _Api:
 
 def _event_stream(live: LiveRun, framing: Framing) -> Response:
     async def frames() -> AsyncIterator[bytes]:
-        async for frame in live.follow():
-            yield PING if frame is None else frame.framed(framing)
+        async for batch in live.follow():
+            yield b"".join(frame.framed(framing) for frame in batch) if batch else PING
         if framing == "openai":
             yield OPENAI_DONE
 

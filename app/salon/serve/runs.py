@@ -86,20 +86,26 @@ class LiveRun:
         completion = sum(u.output_tokens or 0 for u in counts)
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
-    async def follow(self, ping_every: float = 15.0) -> AsyncIterator[Frame | None]:
-        """Every frame from the first, then live ones until the run ends; ``None`` after ``ping_every`` of quiet."""
+    async def follow(self, ping_every: float = 15.0) -> AsyncIterator[list[Frame]]:
+        """Every frame from the first, then live ones until the run ends; an empty list after ``ping_every`` of quiet.
+
+        Frames come in batches of all that is there: a watcher that fell behind (or joined late) catches up in
+        one write instead of one per event.
+        """
         index = 0
         while True:
-            while index < len(self.frames):
-                yield self.frames[index]
-                index += 1
+            if index < len(self.frames):
+                batch = self.frames[index:]
+                index += len(batch)
+                yield batch
+                continue
             if self.ended:
                 return
             wakeup = self._wakeup
             try:
                 await asyncio.wait_for(wakeup.wait(), ping_every)
             except TimeoutError:
-                yield None
+                yield []
 
     # -- driving ----------------------------------------------------------------------------------------------
 
