@@ -13,8 +13,8 @@ import pytest
 
 from salon.store import Store
 from tests.conftest import run_salon
-from tests.servers.ollama import OllamaServer, Scripted, tokenize
 from tests.serve.conftest import Served
+from tests.servers.ollama import OllamaServer, Scripted, tokenize
 
 CHROMIUM = os.environ.get("SALON_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
