@@ -117,7 +117,7 @@ class _Api:
 
     async def list_threads(self, request: Request) -> Response:
         limit = _limit(request, default=50)
-        return _list([self._thread_payload(c) for c in self.threads.list(limit)])
+        return _list([self._thread_payload(c) for c in self.threads.recent(limit)])
 
     async def create_thread(self, request: Request) -> Response:
         body = await _json(request, allow_empty=True)

@@ -34,7 +34,7 @@ class Threads:
     def redact(self) -> Callable[[str], str]:
         return self.store.redact
 
-    def list(self, limit: int) -> list[Conversation]:
+    def recent(self, limit: int) -> list[Conversation]:
         return self.store.conversations(limit=limit)
 
     def get(self, thread_id: str) -> Conversation:
