@@ -233,3 +233,22 @@ def test_many_watchers_of_one_run_all_get_every_delta(server: Served, ollama_ser
         watcher.join(timeout=120)
 
     assert counts == [200] * 8
+
+
+def test_only_the_last_finished_runs_can_be_streamed_again(client: httpx.Client,
+                                                           ollama_server: OllamaServer) -> None:
+    from salon.serve.runs import KEEP_REPLAY
+
+    thread_id = new_thread(client, "Hello?")
+    runs = []
+    for _ in range(KEEP_REPLAY + 1):
+        runs.append(start_run(client, thread_id))
+        read_stream(client, thread_id, runs[-1])
+
+    refused(client.get(f"/v1/threads/{thread_id}/stream/{runs[0]}"), 410, "no longer kept", "/messages")
+    assert client.get(f"/v1/threads/{thread_id}/runs/{runs[0]}").json()["status"] == "completed"
+    assert names_of(read_stream(client, thread_id, runs[-1]))[-1] == "thread.run.completed"
+
+
+def names_of(events: list[tuple[str, dict]]) -> list[str]:
+    return [name for name, _ in events]

@@ -188,7 +188,12 @@ class _Api:
         return JSONResponse(data)
 
     async def stream(self, request: Request) -> Response:
-        return _event_stream(self._run(request), _framing(request, default="hub"))
+        live = self._run(request)
+        framing = _framing(request, default="hub")
+        if not live.replayable:
+            raise ApiError(410, "run_gone", f"run {live.id} ended ({live.status}) and its events are no longer "
+                                            f"kept; its messages are at GET /v1/threads/{live.thread_id}/messages")
+        return _event_stream(live, framing)
 
     # -- lookups that answer 4xx ----------------------------------------------------------------------------
 

@@ -29,7 +29,8 @@ from salon.runner import Run
 from salon.serve import payloads
 from salon.serve.sse import Frame
 
-KEEP_FINISHED = 64        # finished runs kept for late GETs and replays; older ones are forgotten (404)
+KEEP_FINISHED = 64        # finished runs kept for GET; older ones are forgotten (404)
+KEEP_REPLAY = 8           # finished runs whose events can still be streamed again; older ones answer 410
 SHUTDOWN_GRACE = 5.0      # seconds a cancelled run gets to write its partial reply when the server stops
 
 
@@ -66,6 +67,15 @@ class LiveRun:
     @property
     def ended(self) -> bool:
         return self.ended_at is not None
+
+    @property
+    def replayable(self) -> bool:
+        return not (self.ended and not self.frames)
+
+    def release_frames(self) -> None:
+        """Drop a finished run's replay buffer (its messages stay in the store)."""
+        if self.ended:
+            self.frames = []
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._drive(), name=f"salon-serve-{self.id}")
@@ -164,10 +174,11 @@ class LiveRun:
 class RunRegistry:
     """The runs of this server: at most one in progress per thread, the last finished ones kept for replay."""
 
-    def __init__(self, keep_finished: int = KEEP_FINISHED) -> None:
+    def __init__(self, keep_finished: int = KEEP_FINISHED, keep_replay: int = KEEP_REPLAY) -> None:
         self._runs: OrderedDict[str, LiveRun] = OrderedDict()
         self._active: dict[str, LiveRun] = {}
         self._keep = keep_finished
+        self._keep_replay = keep_replay
 
     def active(self, thread_id: str) -> LiveRun | None:
         return self._active.get(thread_id)
@@ -196,7 +207,10 @@ class RunRegistry:
         return live
 
     def _forget_old(self) -> None:
+        # A long reply is hundreds of thousands of frames: only the last few finished runs keep theirs.
         finished = [run_id for run_id, live in self._runs.items() if live.ended]
+        for run_id in finished[: max(0, len(finished) - self._keep_replay)]:
+            self._runs[run_id].release_frames()
         for run_id in finished[: max(0, len(finished) - self._keep)]:
             del self._runs[run_id]
 
