@@ -239,3 +239,16 @@ def test_stopping_the_server_mid_run_keeps_the_partial_reply(
     assert server.process.returncode == 0
     reply = wait_for(lambda: [m for m in stored(data_dir, thread_id) if m.role == "assistant"])[0]
     assert reply.status == "interrupted" and reply.text.startswith("word0 word1 word2")
+
+
+def test_thinking_deltas_keep_the_text_part_first_so_text_readers_never_break(
+        client: httpx.Client, ollama_server: OllamaServer) -> None:
+    ollama_server.script(Scripted(text="Virtue is knowledge.", thinking="Let me think about virtue."))
+    thread_id = new_thread(client, "What is virtue?")
+
+    events = read_stream(client, thread_id, start_run(client, thread_id))
+
+    deltas = [data["delta"]["content"] for name, data in events if name == "thread.message.delta"]
+    assert all(content[0]["type"] == "text" for content in deltas)
+    assert delta_text(events) == "Virtue is knowledge."
+    assert "".join(c[1]["thinking"]["value"] for c in deltas if len(c) > 1) == "Let me think about virtue."
