@@ -230,3 +230,29 @@ def test_the_agent_hubs_eventsource_client_shows_a_run(page: Page, ollama_server
     }""")
 
     assert text == "Seen through EventSource."
+
+
+def test_off_loopback_the_page_asks_for_the_token_or_takes_it_from_the_address(
+        browser: Browser, serve: Callable[..., Served], ollama_server: OllamaServer) -> None:
+    server = serve("--host", "0.0.0.0", lines=2)
+    token = server.banner[0].rsplit(" ", 1)[1]
+    ollama_server.script(Scripted(text="Behind a token."))
+    page = browser.new_page()
+    page.set_default_timeout(WAIT_MS)
+
+    page.goto(server.url + "/")
+    page.locator("#token-form.shown").wait_for()
+    assert page.locator("#agent option").count() == 0
+    page.fill("#token", token)
+    page.click("#token-form button")
+    page.locator("#agent option").first.wait_for(state="attached")
+    ask(page, "socrates", "Hello?")
+    wait_final(page)
+    assert page.text_content(".msg.assistant .body.final") == "Behind a token."
+
+    other = browser.new_page()
+    other.goto(f"{server.url}/#token={token}")
+    other.locator("#agent option").first.wait_for(state="attached")
+    assert "#token" not in other.url  # taken out of the address bar (and history) once read
+    page.close()
+    other.close()
