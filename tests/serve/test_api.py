@@ -252,3 +252,13 @@ def test_only_the_last_finished_runs_can_be_streamed_again(client: httpx.Client,
 
 def names_of(events: list[tuple[str, dict]]) -> list[str]:
     return [name for name, _ in events]
+
+
+def test_the_data_dir_option_picks_the_conversations_served(serve: Callable[..., Served], tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    client = serve("--data-dir", str(elsewhere)).client()
+
+    made = client.post("/v1/threads", json={"messages": [{"role": "user", "content": "Kept elsewhere"}]})
+
+    assert made.status_code == 201
+    assert (elsewhere / "salon.db").is_file()

@@ -26,6 +26,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     serve.add_argument("--host", default=DEFAULT_HOST,
                        help=f"address to bind (default {DEFAULT_HOST}); any other than loopback needs the token")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free)")
+    # As on the top level (`salon --data-dir D serve` works too): the conversations the threads are.
+    serve.add_argument("--data-dir", metavar="DIR", type=Path, default=argparse.SUPPRESS,
+                       help="where conversations are kept (default: the platform's data folder)")
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                        help="allow browser pages from this origin (e.g. http://localhost:3000); repeatable. "
                             "Default: none")
