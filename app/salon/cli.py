@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     from salon import config_commands
 
     config_commands.add_parser(commands)
+
+    from salon.serve.command import add_parser as add_serve_parser  # the web stack itself loads only when run
+
+    add_serve_parser(commands)
     return parser
 
 
@@ -96,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from salon import config_commands
 
                 return config_commands.run(args)
+            case "serve":
+                from salon.serve.command import serve_command
+
+                return serve_command(args)
     except SalonError as error:
         print(f"salon: {error}", file=sys.stderr)
         return EXIT_ERROR
