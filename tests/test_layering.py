@@ -9,7 +9,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "app" / "salon"
 
 
 def faces() -> list[Path]:
-    return [*sorted((PACKAGE / "tui").rglob("*.py")), PACKAGE / "cli.py", *sorted(PACKAGE.glob("*_command*.py"))]
+    return [*sorted((PACKAGE / "tui").rglob("*.py")), *sorted((PACKAGE / "serve").rglob("*.py")),
+            PACKAGE / "cli.py", *sorted(PACKAGE.glob("*_command*.py"))]
 
 
 def test_no_face_imports_a_provider():

@@ -168,9 +168,9 @@ class _Api:
         if not history:
             raise ApiError(400, "invalid_request", f"thread {thread.id} has no message to answer yet; add one "
                                                    f"first (POST /v1/threads/{thread.id}/messages)")
-        saver = self.threads.begin_run(thread.id, agent.id)
+        exchange = self.threads.begin_run(thread.id, agent.id)
         run = self.session.run(agent, None, history=history)
-        live = self.runs.start(run, thread.id, agent, saver, saver.flush, self.threads.redact)
+        live = self.runs.start(run, thread.id, agent, exchange.record, exchange.finish, self.threads.redact)
         if stream:
             return _event_stream(live, framing)
         return JSONResponse(payloads.run(live), status_code=201)

@@ -1,7 +1,6 @@
 """The one place the HTTP face touches the store: threads are Salon's conversations, runs are saved as they stream.
 
-Kept to this module so that saving can move to a shared "exchange" (a prompt and its run, saved the same way by
-every face) without the routes changing.
+Prompts and runs are saved by :class:`salon.store.Exchange`, as the TUI and ``salon ask`` save theirs.
 """
 
 from __future__ import annotations
@@ -10,10 +9,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from salon.api import ChatMessage
 from salon.config import Config
-from salon.events import Event
-from salon.providers import ChatMessage
-from salon.store import Conversation, Recorder, Store, StoredMessage, StoreError, secret_values
+from salon.store import Conversation, Exchange, Store, StoredMessage, StoreError, secret_values
 
 
 class Threads:
@@ -45,7 +43,7 @@ class Threads:
         return self.store.create_conversation(agent_id)
 
     def add_user_message(self, thread_id: str, text: str) -> StoredMessage:
-        return self.store.add_user_message(thread_id, text)
+        return Exchange(self.store, thread_id).write_prompt(text)
 
     def messages(self, thread_id: str, *, newest_first: bool, limit: int) -> list[StoredMessage]:
         self.store.conversation(thread_id)  # an unknown thread is an error, not an empty list
@@ -56,33 +54,16 @@ class Threads:
     def history(self, thread_id: str) -> list[ChatMessage]:
         return self.store.history(thread_id)
 
-    def begin_run(self, thread_id: str, agent_id: str) -> RunSaver:
-        """Point the thread at the agent about to answer, and return what saves that run's events."""
+    def begin_run(self, thread_id: str, agent_id: str) -> Exchange:
+        """Point the thread at the agent about to answer, and return the exchange that saves that run's events.
+
+        A disk that fails is reported once; the run goes on, unsaved from then on.
+        """
         conversation = self.store.conversation(thread_id)
         if conversation.agent_id != agent_id:
             self.store.set_conversation_agent(thread_id, agent_id)
-        return RunSaver(self.store.recorder(thread_id), thread_id)
 
+        def stopped(error: StoreError) -> None:
+            print(f"salon serve: the reply in thread {thread_id} is not being saved: {error}", file=sys.stderr)
 
-class RunSaver:
-    """Saves one run as it streams. A disk that fails is reported once; the run goes on, unsaved from then on."""
-
-    def __init__(self, recorder: Recorder, thread_id: str) -> None:
-        self._recorder: Recorder | None = recorder
-        self._thread_id = thread_id
-
-    def __call__(self, event: Event) -> None:
-        self._guard(lambda recorder: recorder.handle(event))
-
-    def flush(self) -> None:
-        self._guard(lambda recorder: recorder.flush())
-
-    def _guard(self, action: Callable[[Recorder], None]) -> None:
-        if self._recorder is None:
-            return
-        try:
-            action(self._recorder)
-        except StoreError as error:
-            self._recorder = None
-            print(f"salon serve: the reply in thread {self._thread_id} is not being saved: {error}",
-                  file=sys.stderr)
+        return Exchange(self.store, thread_id, agent_id=agent_id, on_stop=stopped)
