@@ -18,7 +18,7 @@ from salon.reply import Reply
 from salon.store.connection import DATABASE_NAME, connect, translated
 from salon.store.errors import ConversationNotFound, DatabaseGone, MessageNotFound, StoreError
 from salon.store.history import sent_to_model
-from salon.store.liveness import is_orphaned, writer_identity
+from salon.store.liveness import is_orphaned, status_as_read, writer_identity
 from salon.store.models import Conversation, SearchHit, StoredMessage
 from salon.store.redact import Redactor, secret_values
 from salon.store.search import fts_query
@@ -259,7 +259,7 @@ class Store:
                                 (conversation_id,)).fetchall()
         now = self._now()
         return [ChatMessage(role, text) for role, text, status, writer, at in rows
-                if sent_to_model(role, text, _as_read(status, writer, at, now))]
+                if sent_to_model(role, text, status_as_read(status, writer, at, now))]
 
     def delete_message(self, message_id: str) -> None:
         with self._write() as conn:
@@ -269,7 +269,7 @@ class Store:
     def _message(self, row: Sequence[Any], now: float) -> StoredMessage:
         *values, writer, checkpoint_at = row
         values[11] = bool(values[11])
-        values[8] = _as_read(values[8], writer, checkpoint_at, now)
+        values[8] = status_as_read(values[8], writer, checkpoint_at, now)
         return StoredMessage(*values)
 
     # -- replies, as a Recorder writes them -----------------------------------------------------------------
@@ -400,8 +400,3 @@ class Store:
                              (conversation.updated_at, conversation.id))
                 imported.append(conversation.id)
         return imported, skipped
-
-
-def _as_read(status: str, writer: str | None, checkpoint_at: float | None, now: float) -> str:
-    """A reply left ``streaming`` by a writer that is gone reads as interrupted (see salon.store.liveness)."""
-    return "interrupted" if status == "streaming" and is_orphaned(writer, checkpoint_at, now) else status
