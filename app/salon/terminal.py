@@ -14,6 +14,7 @@ standard library: every ``salon`` command loads it.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import sys
@@ -63,8 +64,9 @@ class TerminalWriter:
     """A text stream that writes untrusted text safely: inert on a terminal, exact elsewhere.
 
     ``write`` and ``flush`` stand in for the stream's own, so a command writes through it as it would to
-    ``sys.stdout``. A reader that went away (``| head``) is noted in :attr:`broken` rather than raised: what follows
-    is dropped quietly and the command decides how to stop (``salon ask`` keeps what was received).
+    ``sys.stdout``. A reader that went away (``| head``) is noted in :attr:`broken` instead of raising
+    ``BrokenPipeError``: what is written after it is dropped, and the command stops in its own way (``salon ask``
+    stops the reply and keeps what arrived; ``salon`` exits quietly with :data:`EXIT_BROKEN_PIPE`).
     """
 
     def __init__(self, stream: TextIO, *, raw: bool = False) -> None:
@@ -108,6 +110,13 @@ class TerminalWriter:
         return is_terminal(self.stream)
 
 
+def add_raw_option(parser: argparse.ArgumentParser) -> None:
+    """``--raw`` on a command that prints untrusted text."""
+    parser.add_argument("--raw", action="store_true", default=argparse.SUPPRESS,
+                        help="on a terminal, write control characters as received instead of as visible "
+                             "symbols (through a pipe or into a file, text is always exact)")
+
+
 def writer(stream: TextIO, *, raw: bool = False) -> TerminalWriter:
     """``stream`` wrapped once (a writer passed in again is returned as it is)."""
     return stream if isinstance(stream, TerminalWriter) else TerminalWriter(stream, raw=raw)
@@ -116,8 +125,11 @@ def writer(stream: TextIO, *, raw: bool = False) -> TerminalWriter:
 def error(message: str, stream: TextIO | None = None) -> None:
     """One ``salon: …`` line on standard error; what it quotes (a server's words, a file's name) is made inert."""
     out = writer(stream or sys.stderr)
-    out.write(f"salon: {message}\n")
-    out.flush()
+    try:
+        out.write(f"salon: {message}\n")
+        out.flush()
+    except BrokenPipeError:
+        pass
 
 
 def silence_stdout() -> None:
