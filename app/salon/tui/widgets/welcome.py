@@ -27,7 +27,7 @@ class Welcome(Static):
         return Content.assemble(
             (safe_text(title), "bold $primary"), "\n\n",
             safe_text(description), "\n\n" if description else "",
-            (f"{personas} · {models}", "$text-muted"), "\n\n",
+            (safe_text(f"{personas} · {models}"), "$text-muted"), "\n\n",
             (HINTS, "$text-muted"),
         )
 
