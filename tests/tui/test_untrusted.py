@@ -384,3 +384,23 @@ async def test_done_when_html_action_markup_and_osc_52_show_literally_and_touch_
         assert "and [@click=app.quit]click me[/] then ␛]52;c;aGFja2Vk␇ end." in shown
         await click_on(pilot, app, "click me")
         assert_running(app)
+
+
+# -- where text is edited ----------------------------------------------------------------------------------------
+
+
+async def test_a_stored_title_or_prompt_being_edited_never_reaches_the_terminal(
+        server: OllamaServer, data_dir, tmp_path):
+    import_shared(data_dir, title="Title \x1b]2;OWNED\x07 \u202eok")
+    app = hostile_app(server, data_dir, tmp_path, show_conversations=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await app.chat_screen.open_conversation("conv_shared")
+        await settle(app, pilot)
+        await pilot.press("ctrl+g", "ctrl+g", "f2")  # rename: the title in an input field
+        await pilot.pause()
+        assert "Title ␛]2;OWNED␇ \ufffdok" in assert_inert(app)
+        await pilot.press("escape")
+        app.chat_screen.composer.text = "pasted \x1b[2J\x1b]52;c;aGFja2Vk\x07"  # as a paste or ↑ would put it
+        await pilot.pause()
+        assert "pasted ␛[2J␛]52;c;aGFja2Vk␇" in assert_inert(app)

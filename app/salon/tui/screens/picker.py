@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from salon.tui.plain import highlighted, plain, safe_text
+from salon.tui.plain import PlainInput, highlighted, plain, safe_text
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -52,7 +52,7 @@ class PickerScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Content(self.title_text), classes="dialog-title")
-            yield Input(placeholder=self._placeholder, id="query")
+            yield PlainInput(placeholder=self._placeholder, id="query")
             yield OptionList(id="choices")
             yield Static(classes="dialog-note", id="note")
 

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static, Switch
 
 from salon.settings import SETTINGS, Setting
-from salon.tui.plain import plain
+from salon.tui.plain import PlainInput, plain
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -109,7 +109,7 @@ class SettingsScreen(ModalScreen[dict[str, Any] | None]):
                           id=field_id(item.key))
         shown = "" if value is None else str(value)
         placeholder = "default" if item.default is None else f"default: {item.default}"
-        return Input(shown, placeholder=placeholder, id=field_id(item.key))
+        return PlainInput(shown, placeholder=placeholder, id=field_id(item.key))
 
     def on_mount(self) -> None:
         self.query_one(f"#{field_id(SETTINGS[0].key)}").focus()
