@@ -215,14 +215,11 @@ async def _print_run(run: Run, args: argparse.Namespace, stdout: TextIO, stderr:
                                  "command again to retry\n")
                 return EXIT_ERROR
             case RunCancelled():
-                if not _gone(stdout):
+                if not terminal.reader_gone(stdout):
                     stderr.write("salon: interrupted; the partial reply is above\n")
                 return EXIT_INTERRUPTED
-        if _gone(stdout) and not run.cancelled:
+        if terminal.reader_gone(stdout) and not run.cancelled:
             # The reader went away (`| head`): stop the reply, quietly; what arrived is kept, marked interrupted.
             run.cancel()
     return EXIT_OK
 
-
-def _gone(stdout: TextIO) -> bool:
-    return getattr(stdout, "broken", False)

@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from salon import terminal
 from salon.__about__ import __version__
@@ -92,15 +93,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         status = EXIT_INTERRUPTED
     except BrokenPipeError:
-        out.broken = True
-    if out.broken:
+        status = terminal.EXIT_BROKEN_PIPE
+    if status == terminal.EXIT_BROKEN_PIPE or terminal.reader_gone(out):
         # The reader went away (`| head`): stop quietly, as Unix tools do.
         terminal.silence_stdout()
         return terminal.EXIT_BROKEN_PIPE
     return status
 
 
-def _run(args: argparse.Namespace, out: terminal.TerminalWriter) -> int:
+def _run(args: argparse.Namespace, out: TextIO) -> int:
     match args.command:
         case None:
             return _tui(args)
@@ -131,7 +132,7 @@ def _tui(args: argparse.Namespace) -> int:
     return launch(agent_id=args.agent, model=args.model, data_dir=args.data_dir)
 
 
-async def _models(out: terminal.TerminalWriter) -> int:
+async def _models(out: TextIO) -> int:
     """The Ollama host's models, then the cloud models named in config.toml (listing those sends nothing)."""
     from salon.config import load_config
     from salon.providers import Providers

@@ -18,7 +18,7 @@ import argparse
 import os
 import re
 import sys
-from typing import TextIO
+from typing import TextIO, cast
 
 from salon.surrogates import REPLACEMENT, mend
 
@@ -117,9 +117,16 @@ def add_raw_option(parser: argparse.ArgumentParser) -> None:
                              "symbols (through a pipe or into a file, text is always exact)")
 
 
-def writer(stream: TextIO, *, raw: bool = False) -> TerminalWriter:
+def writer(stream: TextIO, *, raw: bool = False) -> TextIO:
     """``stream`` wrapped once (a writer passed in again is returned as it is)."""
-    return stream if isinstance(stream, TerminalWriter) else TerminalWriter(stream, raw=raw)
+    if isinstance(stream, TerminalWriter):
+        return stream
+    return cast(TextIO, TerminalWriter(stream, raw=raw))
+
+
+def reader_gone(stream: TextIO) -> bool:
+    """Whether the reader of ``stream`` (a :func:`writer`) went away."""
+    return bool(getattr(stream, "broken", False))
 
 
 def error(message: str, stream: TextIO | None = None) -> None:
