@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from salon import terminal
 from salon.agents import Agent
 from salon.api import Session
 from salon.errors import SalonError
@@ -25,6 +26,7 @@ from salon.providers import ChatMessage
 from salon.reply import Reply
 from salon.runner import Run
 from salon.store import ConversationNotFound, Recorder, Redactor, Store, StoreError
+from salon.surrogates import mend
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # Each stops the reply, keeps the partial text (interrupted) and ends the command.
@@ -33,7 +35,8 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
     """The prompt argument, standard input, or both (``git diff | salon ask "Review this"``)."""
-    given = " ".join(args.prompt)
+    # Bytes that are not UTF-8 in an argument arrive as lone surrogates, which SQLite cannot store.
+    given = mend(" ".join(args.prompt))
     piped = "" if stdin.isatty() else stdin.read().strip()
     if given and piped:
         return f"{given}\n\n{piped}"
@@ -54,6 +57,9 @@ def usage_line(name: str, reply: Reply) -> str:
 
 
 async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+    # The reply, the server's errors and the model's name: inert on a terminal, exact through a pipe (terminal.py).
+    stdout = terminal.writer(stdout, raw=getattr(args, "raw", False))
+    stderr = terminal.writer(stderr)
     prompt = read_prompt(args, sys.stdin)
     async with Session() as session:
         # A broken config.toml is read as defaults; said here, or the user's host or timeouts vanish silently.
@@ -230,6 +236,11 @@ async def _print_run(run: Run, args: argparse.Namespace, stdout: TextIO, stderr:
                                  "command again to retry\n")
                 return EXIT_ERROR
             case RunCancelled():
-                stderr.write("salon: interrupted; the partial reply is above\n")
+                if not terminal.reader_gone(stdout):
+                    stderr.write("salon: interrupted; the partial reply is above\n")
                 return EXIT_INTERRUPTED
+        if terminal.reader_gone(stdout) and not run.cancelled:
+            # The reader went away (`| head`): stop the reply, quietly; what arrived is kept, marked interrupted.
+            run.cancel()
     return EXIT_OK
+

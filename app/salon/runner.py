@@ -22,6 +22,7 @@ from salon.events import (
 )
 from salon.providers import ChatMessage, CompletionRequest, Providers, split_ref
 from salon.reply import ReplyBuilder
+from salon.surrogates import mend
 
 BUSY_RETRY_DELAYS = (0.5, 1.5, 3.0)
 
@@ -123,14 +124,14 @@ class Run:
                 else:
                     yield event
             completed = MessageCompleted(self.id, message_id, index, step.agent_id, step.name, builder.freeze(),
-                                         status, str(error) if error else None)
+                                         status, mend(str(error)) if error else None)
             self.completed.append(completed)
             yield completed
             if status == "interrupted":
                 yield RunCancelled(self.id)
                 return
             if error is not None:
-                yield RunFailed(self.id, str(error), type(error).__name__, error.retryable)
+                yield RunFailed(self.id, mend(str(error)), type(error).__name__, error.retryable)
                 return
             earlier.append(StepOutput(step.name, completed.reply.text))
         yield RunCompleted(self.id)
@@ -150,7 +151,7 @@ class Run:
                         break
                     finally:
                         self._waiting_on_provider = False
-                    builder.add(chunk)
+                    chunk = builder.add(chunk)
                     if chunk.text or chunk.thinking:
                         yield MessageDelta(self.id, message_id, chunk.text, chunk.thinking)
                 if self._cancel_requested:

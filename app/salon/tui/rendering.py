@@ -10,26 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 
 if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
     from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.markdown import Markdown
     from rich.measure import Measurement
     from rich.theme import Theme as RichTheme
 
-
-def _control_pictures() -> dict[int, str]:
-    # A model's text reaches the terminal as characters: an ESC or a C1 byte would be a terminal command, so every
-    # control character except newline and tab is shown as its Unicode picture (ESC → ␛) instead.
-    table = {code: chr(0x2400 + code) for code in range(0x20) if code not in (0x09, 0x0A)}
-    table[0x7F] = "\u2421"
-    table.update({code: "\ufffd" for code in range(0x80, 0xA0)})
-    return table
-
-
-_SAFE = _control_pictures()
 
 CHUNK_SIZE = 2000
 """Characters of Markdown rendered in one piece when a long reply is drawn whole."""
@@ -41,11 +33,27 @@ Without the cut, one huge paragraph (a model that never writes a blank line) is 
 a live reply re-parses all of it at every frame: a 1 MB reply froze the screen for seconds."""
 
 
-def safe_text(text: str) -> str:
-    """``text`` with control characters made visible; Windows line ends become plain newlines."""
-    if "\r\n" in text:
-        text = text.replace("\r\n", "\n")
-    return text.translate(_SAFE)
+@cache
+def markdown_parser() -> MarkdownIt:
+    """The one Markdown parser for replies: Rich's (CommonMark, tables, strikethrough) with raw HTML turned off.
+
+    Rich drops HTML tokens, so with HTML on, ``Vec<String>`` showed as ``Vec`` and a ``<details>`` block vanished.
+    Off, a tag is text like any other. Splitting a reply into blocks uses the same parser, or a block boundary of
+    one parse (an HTML block ends at a blank line) could fall inside a block of the other (a code fence).
+    """
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable(["strikethrough", "table"])
+
+
+def literal_markdown(text: str, code_theme: str) -> Markdown:
+    """A Rich ``Markdown`` of ``text`` parsed by :func:`markdown_parser`, so what looks like HTML stays text."""
+    from rich.markdown import Markdown
+
+    markdown = Markdown("", code_theme=code_theme, hyperlinks=False)
+    markdown.markup = text
+    markdown.parsed = markdown_parser().parse(text)
+    return markdown
 
 
 def rich_markdown_theme(variables: Mapping[str, str], dark: bool) -> RichTheme:
@@ -152,9 +160,7 @@ class MarkdownRender(_LinesRenderable):
         for cached_key, rendered in self._cache:
             if cached_key == key:
                 return rendered
-        from rich.markdown import Markdown
-
-        markdown = Markdown(self.text, code_theme=self._palette.code_theme, hyperlinks=False)
+        markdown = literal_markdown(self.text, self._palette.code_theme)
         console.push_theme(self._palette.rich_theme)
         try:
             options = console.options.update(width=width, height=None, highlight=False)
@@ -266,10 +272,8 @@ def split_parts(text: str, size: int = CHUNK_SIZE) -> list[tuple[str, bool]]:
     """
     if len(text) <= size:
         return [(text, False)] if text else []
-    from markdown_it import MarkdownIt
-
     kinds: dict[int, str] = {}
-    for token in MarkdownIt("gfm-like").parse(text):
+    for token in markdown_parser().parse(text):
         if token.level == 0 and token.map is not None and token.nesting >= 0:
             kinds.setdefault(token.map[0], token.type)
     starts = sorted(kinds)
@@ -330,9 +334,7 @@ def settle_point(source: str) -> int:
     Everything before it is finished: text still to come can only extend or change that last block. A fenced
     code block or a list is one block, however long, so a reply inside one is never cut in the middle.
     """
-    from markdown_it import MarkdownIt
-
-    tokens = MarkdownIt("gfm-like").parse(source)
+    tokens = markdown_parser().parse(source)
     last = max((t.map[0] for t in tokens if t.level == 0 and t.map is not None and t.nesting >= 0), default=0)
     if last == 0:
         return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from salon.tui.rendering import safe_text
+from salon.tui.plain import safe_text
 
 
 def unreachable_text(host: str) -> str:

@@ -22,14 +22,15 @@ from textual.widgets import Static
 
 from salon.events import MessageCreated
 from salon.tui.pacing import FASTEST, FramePacer
+from salon.tui.plain import plain, safe_text
 from salon.tui.records import MessageRecord, footer_text, model_label
 from salon.tui.rendering import (
     LONG_BLOCK,
     ChunkedMarkdown,
     Palette,
     code_blocks,
+    markdown_parser,
     paragraph_cut,
-    safe_text,
     settle_point,
 )
 from salon.tui.widgets.markdown_body import MarkdownBody
@@ -104,8 +105,8 @@ class FinalMessage(MessageBox):
             self._markdown = ChunkedMarkdown.of(text, palette)
         self._markdown.palette = palette
         self._show_thinking = show_thinking
-        self.border_title = record.agent_name or record.agent_id or "Assistant"
-        self.border_subtitle = self._subtitle(record)
+        self.border_title = plain(record.agent_name or record.agent_id or "Assistant")
+        self.border_subtitle = plain(self._subtitle(record))
 
     @property
     def markdown(self) -> ChunkedMarkdown:
@@ -187,8 +188,8 @@ class LiveMessage(MessageBox):
         self.frames = 0
         """How many times text was written to the screen (far fewer than deltas: that is the point)."""
         self.answer_started = False
-        self.border_title = created.agent_name
-        self.border_subtitle = f"{model_label(created.model)} · writing…"
+        self.border_title = plain(created.agent_name)
+        self.border_subtitle = plain(f"{model_label(created.model)} · writing…")
 
     # -- what the worker calls, once per delta: keep it to list appends ------------------------------------
 
@@ -304,9 +305,7 @@ class LiveMessage(MessageBox):
 
     @staticmethod
     def _paragraph_cut(tail: str) -> int:
-        from markdown_it import MarkdownIt
-
-        blocks = [t for t in MarkdownIt("gfm-like").parse(tail) if t.level == 0 and t.nesting == 1]
+        blocks = [t for t in markdown_parser().parse(tail) if t.level == 0 and t.nesting == 1]
         if len(blocks) != 1 or blocks[0].type != "paragraph_open":
             return 0
         # Cut late, so what stays live is a small piece of the paragraph.
