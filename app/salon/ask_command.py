@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import TextIO
 
+from salon import terminal
 from salon.agents import Agent
 from salon.api import ChatMessage, Session
 from salon.errors import SalonError
@@ -24,7 +25,9 @@ from salon.events import (
 )
 from salon.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from salon.reply import Reply
+from salon.runner import Run
 from salon.store import ConversationNotFound, Exchange, Redactor, Store, StoreError
+from salon.surrogates import mend
 
 # Each stops the reply, keeps the partial text (interrupted) and ends the command.
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -32,7 +35,8 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
     """The prompt argument, standard input, or both (``git diff | salon ask "Review this"``)."""
-    given = " ".join(args.prompt)
+    # Bytes that are not UTF-8 in an argument arrive as lone surrogates, which SQLite cannot store.
+    given = mend(" ".join(args.prompt))
     piped = "" if stdin.isatty() else stdin.read().strip()
     if given and piped:
         return f"{given}\n\n{piped}"
@@ -50,6 +54,9 @@ def usage_line(name: str, reply: Reply) -> str:
 
 
 async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+    # The reply, the server's errors and the model's name: inert on a terminal, exact through a pipe (terminal.py).
+    stdout = terminal.writer(stdout, raw=getattr(args, "raw", False))
+    stderr = terminal.writer(stderr)
     prompt = read_prompt(args, sys.stdin)
     async with Session() as session:
         # A broken config.toml is read as defaults; said here, or the user's host or timeouts vanish silently.
@@ -76,7 +83,7 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
         try:
             # Closed here, not at the loop's shutdown: the exchange's last write happens while the store is open.
             async with aclosing(exchange.follow(run)) as events:
-                code = await _print_run(events, args, stdout, stderr, exchange.saving, redact)
+                code = await _print_run(run, events, args, stdout, stderr, exchange.saving, redact)
             # Killed by SIGTERM or SIGHUP (not Ctrl-C): exit as a process ended by it reports, 143 or 129.
             return 128 + received[0] if code == EXIT_INTERRUPTED and received and received[0] != signal.SIGINT else code
         finally:
@@ -161,8 +168,9 @@ def _said(stderr: TextIO, line: str) -> None:
     stderr.flush()
 
 
-async def _print_run(events: AsyncIterator[Event], args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
-                     saving: bool = False, redact: Callable[[str], str] = str) -> int:
+async def _print_run(run: Run, events: AsyncIterator[Event], args: argparse.Namespace, stdout: TextIO,
+                     stderr: TextIO, saving: bool = False, redact: Callable[[str], str] = str) -> int:
+    """Print the run's ``events`` (the run followed by its exchange); ``run`` is stopped if the reader goes away."""
     live = bool(args.stream)
     labelled = False
     printed_any = printed_partial = False
@@ -200,6 +208,11 @@ async def _print_run(events: AsyncIterator[Event], args: argparse.Namespace, std
                                  "command again to retry\n")
                 return EXIT_ERROR
             case RunCancelled():
-                stderr.write("salon: interrupted; the partial reply is above\n")
+                if not terminal.reader_gone(stdout):
+                    stderr.write("salon: interrupted; the partial reply is above\n")
                 return EXIT_INTERRUPTED
+        if terminal.reader_gone(stdout) and not run.cancelled:
+            # The reader went away (`| head`): stop the reply, quietly; what arrived is kept, marked interrupted.
+            run.cancel()
     return EXIT_OK
+

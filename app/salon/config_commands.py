@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from salon import locations
+from salon import locations, terminal
 from salon.config import Config, HostError, load_config, parse_config
 from salon.errors import ConfigError
 from salon.settings import FILE_MODE, SETTINGS, commented_defaults, read_document, write_private_file
@@ -65,8 +65,9 @@ def show(path: Path | None = None) -> int:
     except ConfigError:
         document = {}
     print(render(config, document, path))
+    stderr = terminal.writer(sys.stderr)  # a problem quotes what a (shared) theme or agent file holds
     for problem in problems(config):
-        print(f"warning: {problem}", file=sys.stderr)
+        print(f"warning: {problem}", file=stderr)
     return 0
 
 

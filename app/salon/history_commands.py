@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from salon import terminal
 from salon.errors import SalonError
 from salon.exitcodes import EXIT_OK
 
@@ -60,6 +61,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     for action in (listing, show, search, export, importing, rename, delete):
         _add_data_dir(action)
+    for action in (listing, show, search, export, delete):
+        terminal.add_raw_option(action)
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +73,8 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stdin: TextIO = sys.stdin) -> int:
+    # Titles, agent ids and texts come from prompts, models and imports: inert on a terminal, exact in a pipe.
+    stdout = terminal.writer(stdout, raw=getattr(args, "raw", False))
     with open_store(args) as store:
         match args.history_command:
             case "list":

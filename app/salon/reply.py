@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from salon.surrogates import REPLACEMENT, SurrogateJoiner, mend
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +74,14 @@ class Reply:
 
 
 class ReplyBuilder:
-    """Collects chunks as they stream; :meth:`freeze` gives the :class:`Reply` at any moment."""
+    """Collects chunks as they stream; :meth:`freeze` gives the :class:`Reply` at any moment.
 
-    __slots__ = ("_clock", "_eval_seconds", "_finish_reason", "_first_token_at", "_model", "_started",
-                 "_text", "_thinking", "_usage", "chunks")
+    Every provider's text passes here, so this is where surrogates from JSON escapes are mended (a pair cut
+    between two chunks joined, a lone half made U+FFFD): nothing downstream has to store or print one.
+    """
+
+    __slots__ = ("_clock", "_eval_seconds", "_finish_reason", "_first_token_at", "_joiners", "_model",
+                 "_started", "_text", "_thinking", "_usage", "chunks")
 
     def __init__(self, model: str = "", clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -87,13 +93,18 @@ class ReplyBuilder:
         self._usage: Usage | None = None
         self._finish_reason: str | None = None
         self._eval_seconds: float | None = None
+        self._joiners = (SurrogateJoiner(), SurrogateJoiner())
         self.chunks = 0
 
-    def add(self, chunk: Chunk) -> None:
+    def add(self, chunk: Chunk) -> Chunk:
+        """Take one chunk; returns it as kept (surrogates mended), which is what a face should show."""
         if chunk.text or chunk.thinking:
             self.chunks += 1
             if self._first_token_at is None:
                 self._first_token_at = self._clock()
+            text, thinking = self._joiners[0].feed(chunk.text), self._joiners[1].feed(chunk.thinking)
+            if text is not chunk.text or thinking is not chunk.thinking:
+                chunk = replace(chunk, text=text, thinking=thinking)
             if chunk.text:
                 self._text.append(chunk.text)
             if chunk.thinking:
@@ -105,15 +116,17 @@ class ReplyBuilder:
         if chunk.eval_seconds is not None:
             self._eval_seconds = chunk.eval_seconds
         if chunk.model:
-            self._model = chunk.model
+            self._model = mend(chunk.model)
+        return chunk
 
     @property
     def text(self) -> str:
-        return "".join(self._text)
+        # Half a pair still waiting for its partner counts as U+FFFD, should the stream end here.
+        return "".join(self._text) + REPLACEMENT * self._joiners[0].holding
 
     @property
     def thinking(self) -> str:
-        return "".join(self._thinking)
+        return "".join(self._thinking) + REPLACEMENT * self._joiners[1].holding
 
     def elapsed(self) -> float:
         return self._clock() - self._started

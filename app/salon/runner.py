@@ -22,6 +22,7 @@ from salon.events import (
 from salon.ids import new_id
 from salon.providers import ChatMessage, CompletionRequest, Providers, split_ref
 from salon.reply import ReplyBuilder
+from salon.surrogates import mend
 
 BUSY_RETRY_DELAYS = (0.5, 1.5, 3.0)
 
@@ -119,7 +120,7 @@ class Run:
                 else:
                     yield event
             completed = MessageCompleted(self.id, message_id, index, step.agent_id, step.name, builder.freeze(),
-                                         status, str(error) if error else None)
+                                         status, mend(str(error)) if error else None)
             self.completed.append(completed)
             yield completed
             if status == "interrupted":
@@ -127,6 +128,8 @@ class Run:
                 return
             if error is not None:
                 error.partial = completed.reply.text
+                # A server's words may carry surrogates, which no UTF-8 stream or database takes.
+                error.args = (mend(str(error)),)
                 yield RunFailed(self.id, error)
                 return
             earlier.append(StepOutput(step.name, completed.reply.text))
@@ -147,7 +150,7 @@ class Run:
                         break
                     finally:
                         self._waiting_on_provider = False
-                    builder.add(chunk)
+                    chunk = builder.add(chunk)
                     if chunk.text or chunk.thinking:
                         yield MessageDelta(self.id, message_id, chunk.text, chunk.thinking)
                 if self._cancel_requested:

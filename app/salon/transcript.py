@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from salon.errors import SalonError
 from salon.store import Conversation, Store, StoredMessage
+from salon.surrogates import mend
 from salon.tomlfile import is_of
 
 FORMAT = "salon.conversations"
@@ -183,7 +184,8 @@ def _field(item: dict[str, Any], key: str, kind: type | tuple[type, ...], where:
     # A token count of `true` is a damaged file.
     if not is_of(value, kind):
         raise TranscriptError(f"{where}.{key}: {json.dumps(value)[:40]} is not {_describe(kind)}")
-    return value
+    # JSON may hold "\ud800", which no database or terminal takes: a lone half becomes U+FFFD (surrogates.py).
+    return mend(value) if isinstance(value, str) else value
 
 
 def _types(kind: type | tuple[type, ...]) -> tuple[type, ...]:

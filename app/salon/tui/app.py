@@ -19,6 +19,7 @@ from salon.tui.rendering import Palette
 from salon.tui.services import Clock, Services
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
     from textual.screen import Screen
 
     from salon.api import Session
@@ -76,6 +77,18 @@ class SalonApp(PreferencesMixin, App[int]):
             self._startup_warnings += load_themes().install(self, selected)
         except Exception as error:  # a broken theme folder must not keep the chat from opening
             self._startup_warnings.append(f"themes: {error}")
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification, whoever raises it, as plain text.
+
+        They quote what Salon does not control (an agent's name, a server's error, a file's contents, a
+        conversation's title): read as markup, ``[/]`` crashed the app and ``[@click=…]`` ran an action.
+        """
+        from salon.tui.plain import safe_text
+
+        super().notify(safe_text(message), title=safe_text(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     def get_css_variables(self) -> dict[str, str]:
         from salon.themes import with_salon_variables

@@ -9,26 +9,18 @@ cache here makes both one render per width and theme.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 
 if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
     from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.markdown import Markdown
     from rich.measure import Measurement
     from rich.theme import Theme as RichTheme
 
-
-def _control_pictures() -> dict[int, str]:
-    # A model's text reaches the terminal as characters: an ESC or a C1 byte would be a terminal command, so every
-    # control character except newline and tab is shown as its Unicode picture (ESC → ␛) instead.
-    table = {code: chr(0x2400 + code) for code in range(0x20) if code not in (0x09, 0x0A)}
-    table[0x7F] = "\u2421"
-    table.update({code: "\ufffd" for code in range(0x80, 0xA0)})
-    return table
-
-
-_SAFE = _control_pictures()
 
 CHUNK_SIZE = 2000
 """Characters of Markdown rendered in one piece when a long reply is drawn whole."""
@@ -40,11 +32,27 @@ Without the cut, one huge paragraph (a model that never writes a blank line) is 
 a live reply re-parses all of it at every frame: a 1 MB reply froze the screen for seconds."""
 
 
-def safe_text(text: str) -> str:
-    """``text`` with control characters made visible; Windows line ends become plain newlines."""
-    if "\r\n" in text:
-        text = text.replace("\r\n", "\n")
-    return text.translate(_SAFE)
+@cache
+def markdown_parser() -> MarkdownIt:
+    """The one Markdown parser for replies: Rich's (CommonMark, tables, strikethrough) with raw HTML turned off.
+
+    Rich drops HTML tokens, so with HTML on, ``Vec<String>`` showed as ``Vec`` and a ``<details>`` block vanished.
+    Off, a tag is text like any other. Splitting a reply into blocks uses the same parser, or a block boundary of
+    one parse (an HTML block ends at a blank line) could fall inside a block of the other (a code fence).
+    """
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable(["strikethrough", "table"])
+
+
+def literal_markdown(text: str, code_theme: str) -> Markdown:
+    """A Rich ``Markdown`` of ``text`` parsed by :func:`markdown_parser`, so what looks like HTML stays text."""
+    from rich.markdown import Markdown
+
+    markdown = Markdown("", code_theme=code_theme, hyperlinks=False)
+    markdown.markup = text
+    markdown.parsed = markdown_parser().parse(text)
+    return markdown
 
 
 def rich_markdown_theme(variables: Mapping[str, str], dark: bool) -> RichTheme:
@@ -151,9 +159,7 @@ class MarkdownRender(_LinesRenderable):
         for cached_key, rendered in self._cache:
             if cached_key == key:
                 return rendered
-        from rich.markdown import Markdown
-
-        markdown = Markdown(self.text, code_theme=self._palette.code_theme, hyperlinks=False)
+        markdown = literal_markdown(self.text, self._palette.code_theme)
         console.push_theme(self._palette.rich_theme)
         try:
             options = console.options.update(width=width, height=None, highlight=False)
@@ -260,12 +266,10 @@ def split_parts(text: str, size: int = CHUNK_SIZE) -> list[tuple[str, bool]]:
     """
     if len(text) <= size:
         return [(text, False)] if text else []
-    from markdown_it import MarkdownIt
-
     from salon.tui.settling import paragraph_cut
 
     kinds: dict[int, str] = {}
-    for token in MarkdownIt("gfm-like").parse(text):
+    for token in markdown_parser().parse(text):
         if token.level == 0 and token.map is not None and token.nesting >= 0:
             kinds.setdefault(token.map[0], token.type)
     starts = sorted(kinds)

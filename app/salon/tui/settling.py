@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from salon.tui.rendering import CHUNK_SIZE, LONG_BLOCK
+from salon.tui.rendering import CHUNK_SIZE, LONG_BLOCK, markdown_parser
 
 SETTLE_AT = 500
 """Characters in the live tail after which its finished blocks are settled into the cached render."""
@@ -64,9 +64,7 @@ class LiveTail:
 
 
 def _growing_paragraph_cut(tail: str) -> int:
-    from markdown_it import MarkdownIt
-
-    blocks = [t for t in MarkdownIt("gfm-like").parse(tail) if t.level == 0 and t.nesting == 1]
+    blocks = [t for t in markdown_parser().parse(tail) if t.level == 0 and t.nesting == 1]
     if len(blocks) != 1 or blocks[0].type != "paragraph_open":
         return 0
     # Cut late, so what stays live is a small piece of the paragraph.
@@ -101,9 +99,7 @@ def settle_point(source: str) -> int:
     Everything before it is finished: text still to come can only extend or change that last block. A fenced
     code block or a list is one block, however long, so a reply inside one is never cut in the middle.
     """
-    from markdown_it import MarkdownIt
-
-    tokens = MarkdownIt("gfm-like").parse(source)
+    tokens = markdown_parser().parse(source)
     last = max((t.map[0] for t in tokens if t.level == 0 and t.map is not None and t.nesting >= 0), default=0)
     if last == 0:
         return 0

@@ -6,7 +6,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from salon.errors import ServerUnreachable
-from salon.tui.rendering import safe_text
+from salon.tui.plain import safe_text
 
 
 def unreachable_text(host: str) -> str:

@@ -22,8 +22,9 @@ from textual.widgets import Static
 
 from salon.events import MessageCreated
 from salon.tui.pacing import FASTEST, FramePacer
+from salon.tui.plain import plain, safe_text
 from salon.tui.records import MessageRecord, footer_text, model_label
-from salon.tui.rendering import ChunkedMarkdown, Palette, code_blocks, safe_text
+from salon.tui.rendering import ChunkedMarkdown, Palette, code_blocks
 from salon.tui.settling import LiveTail
 from salon.tui.widgets.markdown_body import MarkdownBody
 from salon.tui.widgets.progress import ProgressLine
@@ -94,8 +95,8 @@ class FinalMessage(MessageBox):
             self._markdown = ChunkedMarkdown.of(text, palette)
         self._markdown.palette = palette
         self._show_thinking = show_thinking
-        self.border_title = record.agent_name or record.agent_id or "Assistant"
-        self.border_subtitle = self._subtitle(record)
+        self.border_title = plain(record.agent_name or record.agent_id or "Assistant")
+        self.border_subtitle = plain(self._subtitle(record))
 
     @property
     def markdown(self) -> ChunkedMarkdown:
@@ -175,8 +176,8 @@ class LiveMessage(MessageBox):
         self.frames = 0
         """How many times text was written to the screen (far fewer than deltas: that is the point)."""
         self.answer_started = False
-        self.border_title = created.agent_name
-        self.border_subtitle = f"{model_label(created.model)} · writing…"
+        self.border_title = plain(created.agent_name)
+        self.border_subtitle = plain(f"{model_label(created.model)} · writing…")
 
     # -- what the worker calls, once per delta: keep it to list appends ------------------------------------
 
