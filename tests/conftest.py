@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from salon.config import Config
 from tests.servers.ollama import OllamaServer
+from tests.servers.openai import OpenAIServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +57,13 @@ def ollama_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
 
 
 @pytest.fixture
+def openai_server() -> Iterator[OpenAIServer]:
+    """A live server speaking OpenAI's chat API on a random loopback port (``server.api_base`` for config)."""
+    with OpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
 def config(ollama_server: OllamaServer) -> Config:
     return Config(ollama_host=ollama_server.host, read_timeout=5.0)
 
@@ -71,3 +81,38 @@ def run_salon(*args: str, input: str | None = None, timeout: float = 30, **env: 
     stdin = None if input is not None else subprocess.DEVNULL
     return subprocess.run([sys.executable, "-m", "salon", *args], input=input, stdin=stdin, capture_output=True,
                           text=True, timeout=timeout, env=salon_env(**env), cwd=ROOT)
+
+
+# -- a port nothing answers on -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ClosedPort:
+    """A loopback port held bound but never listening: connections are refused, and no other process (tests run
+    side by side on shared machines) can start a server on it until :meth:`release`."""
+
+    socket: socket.socket
+
+    @property
+    def port(self) -> int:
+        return self.socket.getsockname()[1]
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def release(self) -> int:
+        """Free the port, for a server about to start on it; returns the port."""
+        port = self.port
+        self.socket.close()
+        return port
+
+
+@pytest.fixture
+def closed_port() -> Iterator[ClosedPort]:
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    try:
+        yield ClosedPort(held)
+    finally:
+        held.close()

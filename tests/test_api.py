@@ -8,8 +8,8 @@ import sys
 import pytest
 
 import salon
-from salon.errors import ProviderError
-from salon.events import MessageCompleted, RunCompleted
+from salon.errors import ModelNotFound, ProviderError, ServerUnreachable, StreamInterrupted
+from salon.events import MessageCompleted, RunCompleted, RunFailed
 from tests.conftest import ROOT, salon_env
 from tests.servers.ollama import Scripted
 
@@ -31,6 +31,39 @@ async def test_ask_returns_the_final_reply_of_the_last_message(ollama_server):
 async def test_ask_raises_with_the_providers_message(ollama_server):
     with pytest.raises(ProviderError, match="ollama pull nothing"):
         await salon.ask("assistant", "hi", model="ollama/nothing")
+
+
+async def test_ask_raises_the_typed_error_a_caller_can_catch(ollama_server):
+    with pytest.raises(ModelNotFound) as caught:
+        await salon.ask("assistant", "hi", model="ollama/nothing")
+    assert caught.value.model == "nothing"
+
+
+async def test_ask_raises_server_unreachable_when_ollama_is_down(closed_port):
+    from salon.config import Config
+
+    with pytest.raises(ServerUnreachable, match="cannot reach Ollama"):
+        await salon.ask("assistant", "hi", config=Config(ollama_host=closed_port.host, connect_timeout=2.0))
+
+
+async def test_a_cut_reply_raises_stream_interrupted_with_the_partial_text(ollama_server):
+    ollama_server.script(Scripted(tokens=["Half ", "a ", "thought"], error_after=2, error="model crashed"))
+    with pytest.raises(StreamInterrupted, match="model crashed") as caught:
+        await salon.ask("assistant", "hi")
+    assert caught.value.partial == "Half a "
+    ollama_server.script(Scripted(tokens=["Half ", "a ", "thought"], error_after=2, error="model crashed"))
+    received: list[str] = []
+    with pytest.raises(StreamInterrupted) as caught:
+        async for text in salon.stream_text("assistant", "hi"):
+            received.append(text)
+    assert "".join(received) == caught.value.partial == "Half a "
+
+
+async def test_run_failed_carries_the_error_itself(ollama_server):
+    events = [event async for event in salon.run("assistant", "hi", model="ollama/nothing")]
+    failed = events[-1]
+    assert isinstance(failed, RunFailed) and isinstance(failed.exception, ModelNotFound)
+    assert failed.error_type == "ModelNotFound" and failed.error == str(failed.exception)
 
 
 async def test_stream_text_yields_only_text(ollama_server):

@@ -12,7 +12,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,12 +67,6 @@ def elsewhere(contacts: list[list], port: int) -> list[list]:
     return [c for c in contacts
             if not (c[0] == "connect" and c[1:] == ["127.0.0.1", port])
             and not (c[0] == "lookup" and c[1] == "127.0.0.1" and c[2] in (port, str(port)))]
-
-
-@pytest.fixture
-def openai_server() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -6,12 +6,10 @@ text, the final message and its usage, the error message, the request the server
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -41,12 +39,6 @@ KEY = "sk-salon-test-4f9c2a7e1b"
 
 # litellm reads pydantic fields the deprecated way on every chunk; that is litellm's to fix, not these tests' news.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:litellm")
-
-
-@pytest.fixture
-def openai_server() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
 
 
 def settings(server: OpenAIServer | None = None, **extra: Any) -> ProviderSettings:
@@ -135,24 +127,6 @@ async def test_a_server_that_sends_no_counts_gives_usage_marked_estimated(
     assert usage_line("Cloudy", done.reply).count("(estimated)") == 1
     assert done.reply.metadata()["usage_estimated"] is True
 
-
-async def test_without_streaming_the_whole_reply_arrives_at_once_with_honest_usage(
-        openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    openai_server.script(Scripted(text="Virtue is knowledge.", prompt_tokens=12),
-                         Scripted(text="Virtue is knowledge.", usage=False))
-    config = cloud_config(openai=settings(openai_server))
-
-    counted = completed(await run_agent(config, agent(stream=False)))
-    guessed = completed(await run_agent(config, agent(stream=False)))
-
-    assert [bool(r.body.get("stream")) for r in openai_server.chat_requests] == [False, False]
-    assert counted.reply.text == guessed.reply.text == "Virtue is knowledge."
-    assert (counted.reply.usage.input_tokens, counted.reply.usage.output_tokens) == (12, 3)
-    assert counted.reply.usage.estimated is False
-    # litellm fills a body without usage with zeros; those are not shown as counts.
-    assert guessed.reply.usage.estimated is True
-    assert guessed.reply.usage.output_tokens != 0
 
 
 async def test_reasoning_content_arrives_as_thinking_apart_from_the_text(
@@ -331,71 +305,9 @@ async def test_a_refused_request_reads_as_salons_error_with_the_servers_words(
     assert len(openai_server.chat_requests) == 1
 
 
-async def test_a_busy_server_is_retried_before_any_text_and_then_answers(
-        openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    openai_server.script(Scripted(status=500), Scripted(text="Second time lucky."))
-    events = await run_agent(cloud_config(openai=settings(openai_server)), agent(), retry_delays=(0.01,))
-
-    assert completed(events).reply.text == "Second time lucky."
-    assert len(openai_server.chat_requests) == 2
 
 
-async def test_an_error_sent_mid_stream_keeps_the_servers_text_and_the_partial_reply(
-        openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    openai_server.script(Scripted(tokens=["Virtue", " is", " teach", "able"], error_after=2,
-                                  error="The model produced invalid content. Consider modifying your prompt."))
-    events = await run_agent(cloud_config(openai=settings(openai_server)), agent())
 
-    done = completed(events)
-    assert (done.status, done.reply.text) == ("failed", "Virtue is")
-    failed = failure(events)
-    assert failed.error_type == "StreamInterrupted"
-    assert "The model produced invalid content. Consider modifying your prompt." in failed.error
-    assert "litellm" not in failed.error.lower()
-
-
-async def test_a_connection_cut_mid_stream_keeps_the_partial_reply(
-        openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    openai_server.script(Scripted(tokens=["Virtue", " is", " teach", "able"], cut_after=3))
-    events = await run_agent(cloud_config(openai=settings(openai_server)), agent())
-
-    done = completed(events)
-    assert (done.status, done.reply.text) == ("failed", "Virtue is teach")
-    failed = failure(events)
-    assert failed.error_type == "StreamInterrupted"
-    assert "cut mid-reply" in failed.error
-    assert failed.retryable is True
-
-
-async def test_garbage_mid_stream_is_reported_as_unreadable_keeping_the_partial_reply(
-        openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    openai_server.script(Scripted(tokens=["Virtue", " is"], malformed_after=1))
-    events = await run_agent(cloud_config(openai=settings(openai_server)), agent())
-
-    assert completed(events).reply.text == "Virtue"
-    failed = failure(events)
-    assert failed.error_type == "StreamInterrupted"
-    assert "could not read" in failed.error
-
-
-async def test_a_stalled_stream_stops_after_the_providers_read_timeout(
-        openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    openai_server.script(Scripted(tokens=["Virtue", " is"], stall_after=1, stall_seconds=30))
-    config = cloud_config(read_timeout=30, openai=settings(openai_server, read_timeout=0.5))
-    started = asyncio.get_running_loop().time()
-    events = await run_agent(config, agent())
-
-    assert asyncio.get_running_loop().time() - started < 10
-    assert completed(events).reply.text == "Virtue"
-    failed = failure(events)
-    assert failed.error_type == "ProviderStalled"
-    assert "no data from openai for 0.5 s" in failed.error
-    assert "[providers.openai]" in failed.error
 
 
 async def test_a_server_that_is_not_running_reads_as_unreachable_without_an_ollama_hint(

@@ -1,4 +1,5 @@
-"""litellm (about 3 s of CPU and 2,600 modules) loads only when a cloud model is used.
+"""litellm (about 3 s of CPU and 2,600 modules) loads only when a cloud model is used, and the web stack of
+`salon serve` (Starlette, uvicorn) only by `salon serve`.
 
 Each entry point runs in a fresh interpreter with this checkout's code, and reports at exit which modules it had
 loaded, so the tests fail the same way on every machine, whatever an earlier test in this process imported.
@@ -14,13 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, salon_env
+from tests.conftest import salon_env
 from tests.servers.ollama import OllamaServer, Scripted
 from tests.servers.openai import OpenAIServer
 from tests.servers.openai import Scripted as OpenAIScripted
 
 # litellm, and the SDK it alone pulls in: a user who only runs Ollama loads neither.
 CLOUD_ONLY = ("litellm", "openai")
+# The HTTP face's stack: the TUI, `salon ask` and the Python API never load it.
+WEB_ONLY = ("starlette", "uvicorn")
 
 # Runs `salon …` (or, with SALON_PROBE_CODE, a snippet) and writes the loaded top-level packages to SALON_PROBE_OUT
 # at exit. With SALON_PROBE_TUI, a watchdog waits for the Textual app to start and settle, records, then exits it.
@@ -88,6 +91,10 @@ def cloud_loaded(report: dict) -> list[str]:
     return [name for name in CLOUD_ONLY if name in report["loaded"]]
 
 
+def web_loaded(report: dict) -> list[str]:
+    return [name for name in WEB_ONLY if name in report["loaded"]]
+
+
 @pytest.fixture
 def cloud_configured(config_dir: Path) -> Path:
     """A user who has cloud providers set up, and cloud agents beside the bundled ones, but runs Ollama."""
@@ -105,8 +112,9 @@ def test_salon_help_loads_no_cloud_code(tmp_path: Path) -> None:
     done, report = probe(tmp_path, "--help")
 
     assert done.returncode == 0, done.stderr
-    assert "usage: salon" in done.stdout
+    assert "usage: salon" in done.stdout and "serve" in done.stdout
     assert cloud_loaded(report) == []
+    assert web_loaded(report) == []
 
 
 def test_asking_an_ollama_agent_loads_no_cloud_code(tmp_path: Path, ollama_server: OllamaServer,
@@ -117,6 +125,7 @@ def test_asking_an_ollama_agent_loads_no_cloud_code(tmp_path: Path, ollama_serve
     assert (done.returncode, done.stdout) == (0, "Virtue is knowledge.\n"), done.stderr
     assert "ollama" in report["loaded"]
     assert cloud_loaded(report) == []
+    assert web_loaded(report) == []
 
 
 def test_listing_agents_and_cloud_models_loads_no_cloud_code(tmp_path: Path, cloud_configured: Path) -> None:
@@ -147,6 +156,7 @@ def test_importing_the_cloud_provider_module_loads_no_cloud_code(tmp_path: Path)
 
     assert done.returncode == 0, done.stderr
     assert cloud_loaded(report) == []
+    assert web_loaded(report) == []
 
 
 def test_asking_a_cloud_agent_does_load_litellm(tmp_path: Path, config_dir: Path) -> None:
@@ -161,18 +171,14 @@ def test_asking_a_cloud_agent_does_load_litellm(tmp_path: Path, config_dir: Path
     assert cloud_loaded(report) == ["litellm", "openai"]
 
 
-TUI_APP = ROOT / "app" / "salon" / "tui" / "app.py"
-
-
-@pytest.mark.skipif(not TUI_APP.is_file(), reason="salon.tui.app does not exist yet")
 def test_importing_the_tui_app_loads_no_cloud_code(tmp_path: Path) -> None:
     done, report = probe(tmp_path, code="import salon.tui.app")
 
     assert done.returncode == 0, done.stderr
     assert cloud_loaded(report) == []
+    assert web_loaded(report) == []
 
 
-@pytest.mark.skipif(not TUI_APP.is_file(), reason="salon.tui.app does not exist yet")
 def test_starting_the_tui_loads_no_cloud_code(tmp_path: Path, ollama_server: OllamaServer,
                                               cloud_configured: Path) -> None:
     done, report = probe(tmp_path, tui=True, timeout=90)
@@ -180,6 +186,31 @@ def test_starting_the_tui_loads_no_cloud_code(tmp_path: Path, ollama_server: Oll
     assert report["note"] == "started", done.stderr
     assert "textual" in report["loaded"]
     assert cloud_loaded(report) == []
+    assert web_loaded(report) == []
+
+
+def test_salon_serve_alone_loads_the_web_stack_and_no_cloud_code(tmp_path: Path) -> None:
+    # The control for the web checks above: the probe sees Starlette and uvicorn once `salon serve` loads them.
+    done, report = probe(tmp_path, code="""
+        import os, signal, sys, threading, time
+        from salon.cli import main
+
+        def stop_once_serving():
+            deadline = time.monotonic() + 60
+            while "uvicorn" not in sys.modules and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(1.0)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=stop_once_serving, daemon=True).start()
+        sys.exit(main(["serve", "--port", "0"]))
+    """)
+
+    assert done.returncode == 0, done.stderr
+    assert "Salon is serving on http://127.0.0.1:" in done.stdout
+    assert web_loaded(report) == ["starlette", "uvicorn"]
+    assert cloud_loaded(report) == []
+    assert "textual" not in report["loaded"]
 
 
 def test_litellm_is_imported_off_the_event_loop_which_keeps_running(tmp_path: Path) -> None:

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from salon.errors import (
     ModelNotFound,
-    ServerBusy,
     ServerUnreachable,
-    StreamInterrupted,
-    StreamStalled,
     ThinkingUnsupported,
 )
 from salon.providers import ChatMessage, CompletionRequest
 from salon.providers.ollama import OllamaProvider
 from salon.reply import ReplyBuilder, Usage
+from tests.conftest import ClosedPort
 from tests.servers.ollama import Scripted
 
 PROMPT = [ChatMessage("system", "Be brief."), ChatMessage("user", "What is virtue?")]
@@ -34,12 +30,6 @@ async def collect(provider, request):
     async for chunk in provider.stream(request):
         builder.add(chunk)
     return builder
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_streams_text_and_keeps_thinking_apart_with_usage_from_the_final_line(provider, ollama_server):
@@ -82,16 +72,9 @@ async def test_asking_a_model_without_thinking_to_think_is_a_clear_error(provide
     assert ollama_server.requests == [], "the request was not sent"
 
 
-async def test_without_streaming_the_whole_reply_arrives_as_one_chunk(provider, ollama_server):
-    ollama_server.script(Scripted(text="All at once."))
-    chunks = [c async for c in provider.stream(CompletionRequest("llama3.2", PROMPT, stream=False))]
-    assert len(chunks) == 1
-    assert chunks[0].text == "All at once." and chunks[0].usage.output_tokens == 3
-    assert ollama_server.requests[0]["stream"] is False
 
-
-async def test_server_down_names_the_host_and_how_to_start_ollama():
-    port = free_port()
+async def test_server_down_names_the_host_and_how_to_start_ollama(closed_port: ClosedPort):
+    port = closed_port.port
     provider = OllamaProvider(f"http://127.0.0.1:{port}")
     with pytest.raises(ServerUnreachable) as caught:
         await collect(provider, CompletionRequest("llama3.2", PROMPT))
@@ -106,40 +89,9 @@ async def test_unknown_model_says_how_to_pull_it(provider):
         await collect(provider, CompletionRequest("mistral", PROMPT))
 
 
-async def test_error_line_mid_stream_keeps_its_text_after_the_chunks_already_received(provider, ollama_server):
-    ollama_server.script(Scripted(text="one two three four five", error_after=2, error="CUDA out of memory"))
-    received = []
-    with pytest.raises(StreamInterrupted, match="CUDA out of memory"):
-        async for chunk in provider.stream(CompletionRequest("llama3.2", PROMPT)):
-            received.append(chunk.text)
-    assert "".join(received) == "one two"
 
 
-async def test_connection_cut_mid_reply(provider, ollama_server):
-    ollama_server.script(Scripted(text="one two three four", cut_after=2))
-    with pytest.raises(StreamInterrupted, match="cut mid-reply"):
-        await collect(provider, CompletionRequest("llama3.2", PROMPT))
 
-
-async def test_malformed_ndjson_is_reported_not_crashed_on(provider, ollama_server):
-    ollama_server.script(Scripted(text="one two three", malformed_after=1))
-    with pytest.raises(StreamInterrupted, match="not Ollama's API"):
-        await collect(provider, CompletionRequest("llama3.2", PROMPT))
-
-
-async def test_a_stalled_stream_ends_with_the_configured_read_timeout(ollama_server):
-    ollama_server.script(Scripted(text="one two three", stall_after=1, stall_seconds=10))
-    provider = OllamaProvider(f"http://{ollama_server.host}", read_timeout=0.5)
-    with pytest.raises(StreamStalled, match=r"no data from the server for 0\.5 s"):
-        await collect(provider, CompletionRequest("llama3.2", PROMPT))
-    await provider.aclose()
-
-
-async def test_busy_server_is_a_retryable_error(provider, ollama_server):
-    ollama_server.script(Scripted(status=503, error="server busy, please try again"))
-    with pytest.raises(ServerBusy, match="busy") as caught:
-        await collect(provider, CompletionRequest("llama3.2", PROMPT))
-    assert caught.value.retryable
 
 
 async def test_lists_models_and_shows_capabilities(provider):

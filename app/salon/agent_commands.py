@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TextIO
 
-from salon import locations
+from salon import locations, terminal
 from salon.agents import AgentCatalog, load_agents
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
+    # Names, descriptions and prompts come from agent files people share: inert on a terminal (terminal.py).
+    out = terminal.writer(stdout, raw=getattr(args, "raw", False))
     match args.agents_command:
         case "list":
-            return _list()
+            return _list(out)
         case "show":
-            return _show(args.agent_id)
+            return _show(args.agent_id, out)
         case "validate":
-            return _validate(args.paths)
+            return _validate(args.paths, out)
     return 2
 
 
@@ -25,11 +28,12 @@ def _catalog() -> AgentCatalog:
 
 
 def _report_errors(catalog: AgentCatalog) -> None:
+    stderr = terminal.writer(sys.stderr)
     for error in catalog.errors:
-        print(error, file=sys.stderr)
+        print(error, file=stderr)
 
 
-def _list() -> int:
+def _list(out: TextIO) -> int:
     from salon.config import load_config
 
     catalog = _catalog()
@@ -44,34 +48,34 @@ def _list() -> int:
             marks.append("overrides bundled" if agent.id in catalog.overridden else "user")
         models = ", ".join(agent.models)
         suffix = f"  [{', '.join(marks)}]" if marks else ""
-        print(f"{agent.id:<{width}}{agent.name} — {models}{suffix}")
+        print(f"{agent.id:<{width}}{agent.name} — {models}{suffix}", file=out)
     _report_errors(catalog)
     return 0
 
 
-def _show(agent_id: str) -> int:
+def _show(agent_id: str, out: TextIO) -> int:
     agent = _catalog().get(agent_id)
-    print(f"id:          {agent.id}")
-    print(f"name:        {agent.name}")
+    print(f"id:          {agent.id}", file=out)
+    print(f"name:        {agent.name}", file=out)
     if agent.description:
-        print(f"description: {agent.description}")
-    print(f"file:        {agent.path}")
+        print(f"description: {agent.description}", file=out)
+    print(f"file:        {agent.path}", file=out)
     for index, step in enumerate(agent.steps, start=1):
         if len(agent.steps) > 1:
-            print(f"\nstep {index}: {step.name} ({step.agent_id})")
-        print(f"  model:                  {step.model}")
-        print(f"  stream:                 {str(step.stream).lower()}")
-        print(f"  show_streaming_message: {str(step.show_streaming_message).lower()}")
+            print(f"\nstep {index}: {step.name} ({step.agent_id})", file=out)
+        print(f"  model:                  {step.model}", file=out)
+        print(f"  stream:                 {str(step.stream).lower()}", file=out)
+        print(f"  show_streaming_message: {str(step.show_streaming_message).lower()}", file=out)
         if len(agent.steps) > 1:
-            print(f"  sees_previous_steps:    {str(step.sees_previous_steps).lower()}")
+            print(f"  sees_previous_steps:    {str(step.sees_previous_steps).lower()}", file=out)
         for key, value in step.params.items():
-            print(f"  params.{key}: {value!r}")
+            print(f"  params.{key}: {value!r}", file=out)
         if step.system:
-            print(f"  system: {step.system}")
+            print(f"  system: {step.system}", file=out)
     return 0
 
 
-def _validate(paths: list) -> int:
+def _validate(paths: list, out: TextIO) -> int:
     if not paths:
         catalog = _catalog()
         checked = list(catalog)
@@ -81,7 +85,7 @@ def _validate(paths: list) -> int:
         named = {p.resolve() for p in paths}
         checked = [a for a in catalog if a.path and (a.path.resolve() in named or a.path.parent.resolve() in named)]
     for agent in checked:
-        print(f"ok   {agent.path}  ({agent.id}: {agent.name})")
+        print(f"ok   {agent.path}  ({agent.id}: {agent.name})", file=out)
     for error in catalog.errors:
-        print(error)
+        print(error, file=out)
     return 1 if catalog.errors else 0

@@ -13,7 +13,8 @@ from types import MappingProxyType
 from typing import Any
 
 from salon.errors import AgentFileError, UnknownAgent
-from salon.tomlfile import KeyLines, describe, read_toml
+from salon.params import GENERATION_PARAMS, refusal
+from salon.tomlfile import KeyLines, describe, is_of, read_toml, toml_files
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -38,21 +39,6 @@ _STEP_KEYS = {
     "sees_previous_steps": ((bool,), "true or false"),
 }
 _WELCOME_KEYS = {"title": ((str,), "a string"), "description": ((str,), "a string")}
-_PARAM_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
-    "temperature": ((int, float), "a number"),
-    "top_p": ((int, float), "a number"),
-    "top_k": ((int,), "an integer"),
-    "min_p": ((int, float), "a number"),
-    "seed": ((int,), "an integer"),
-    "max_tokens": ((int,), "an integer"),
-    "num_ctx": ((int,), "an integer"),
-    "repeat_penalty": ((int, float), "a number"),
-    "presence_penalty": ((int, float), "a number"),
-    "frequency_penalty": ((int, float), "a number"),
-    "stop": ((list, str), "a string or a list of strings"),
-    "keep_alive": ((str, int), "a duration like \"5m\" or seconds"),
-    "think": ((bool, str), "true, false or \"low\"/\"medium\"/\"high\""),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,25 +154,20 @@ def _check(table: dict[str, Any], allowed: dict[str, tuple[tuple[type, ...], str
             raise AgentFileError(path, lines.of(*where, key),
                                  f"unknown key '{label}' (expected one of: {', '.join(allowed)})")
         types, described = allowed[key]
-        if not _is(value, types):
+        if not is_of(value, types):
             raise AgentFileError(path, lines.of(*where, key),
                                  f"'{_label(where, key)}' should be {described}, not {describe(value)}")
 
 
 def _check_params(params: dict[str, Any], path: Path, lines: KeyLines, where: tuple[Any, ...]) -> None:
     for key, value in params.items():
-        expected = _PARAM_TYPES.get(key)
-        # Unknown params pass through: providers accept options Salon has never heard of.
-        if expected and not _is(value, expected[0]):
+        expected = GENERATION_PARAMS.get(key)
+        if expected is None:
+            # An allowlist: some keyword arguments would send the request, and the user's key, elsewhere.
+            raise AgentFileError(path, lines.of(*where, key), f"[params] {refusal(_label(where, key))}")
+        if not is_of(value, expected[0]):
             raise AgentFileError(path, lines.of(*where, key),
                                  f"'{_label(where, key)}' should be {expected[1]}, not {describe(value)}")
-
-
-def _is(value: Any, types: tuple[type, ...]) -> bool:
-    # bool is an int in Python; a TOML `true` is never a valid number here.
-    if isinstance(value, bool) and bool not in types:
-        return False
-    return isinstance(value, types)
 
 
 def _label(where: tuple[Any, ...], key: str) -> str:
@@ -282,8 +263,7 @@ def load_agents(directories: Sequence[Path]) -> AgentCatalog:
     layers: list[dict[str, _Raw]] = []
     for directory in map(Path, directories):
         layer: dict[str, _Raw] = {}
-        files = sorted(directory.glob("*.toml")) if directory.is_dir() else [directory] if directory.exists() else []
-        for path in files:
+        for path in toml_files(directory):
             try:
                 layer[path.stem] = parse_file(path)
             except AgentFileError as error:

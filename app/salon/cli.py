@@ -7,13 +7,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
+from salon import terminal
 from salon.__about__ import __version__
 from salon.errors import SalonError
-
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+from salon.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "at once (default: the agent's own setting, final text printed)")
     ask.add_argument("--thinking", action="store_true", help="print the model's thinking to standard error")
     ask.add_argument("--usage", action="store_true", help="print tokens and timing to standard error")
+    terminal.add_raw_option(ask)
     continuing = ask.add_mutually_exclusive_group()
     continuing.add_argument("--continue", "-c", dest="continue_", action="store_true",
                             help="continue the latest conversation (its history is sent to the model)")
@@ -45,14 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     agents = commands.add_parser("agents", help="list, show or validate agent files")
     agent_commands = agents.add_subparsers(dest="agents_command", metavar="ACTION", required=True)
-    agent_commands.add_parser("list", help="the agents Salon can run")
+    terminal.add_raw_option(agent_commands.add_parser("list", help="the agents Salon can run"))
     show = agent_commands.add_parser("show", help="one agent's settings and steps")
     show.add_argument("agent_id")
+    terminal.add_raw_option(show)
     validate = agent_commands.add_parser("validate", help="check agent files; prints path:line: reason")
     validate.add_argument("paths", nargs="*", type=Path, help="files or folders (default: every agent folder)")
 
-    commands.add_parser("models", help="the models you can use: the Ollama host's and the cloud models "
-                                            "named in config.toml")
+    terminal.add_raw_option(commands.add_parser("models", help="the models you can use: the Ollama host's and "
+                                                                "the cloud models named in config.toml"))
 
     from salon import history_commands
 
@@ -61,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     from salon import config_commands
 
     config_commands.add_parser(commands)
+
+    from salon.serve.command import add_parser as add_serve_parser  # the web stack itself loads only when run
+
+    add_serve_parser(commands)
     return parser
 
 
@@ -78,33 +83,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     for name in ("agent", "model", "data_dir"):
         args.__dict__.setdefault(name, None)
+    args.__dict__.setdefault("raw", False)
+    # What commands print comes from models, servers, files and the database: inert on a terminal (see terminal).
+    out = terminal.writer(sys.stdout, raw=args.raw)
     try:
-        match args.command:
-            case None:
-                return _tui(args)
-            case "ask":
-                from salon.ask_command import ask_command
-
-                return asyncio.run(ask_command(args))
-            case "agents":
-                from salon import agent_commands
-
-                return agent_commands.run(args)
-            case "models":
-                return asyncio.run(_models())
-            case "history":
-                from salon import history_commands
-
-                return history_commands.run(args)
-            case "config":
-                from salon import config_commands
-
-                return config_commands.run(args)
+        status = _run(args, out)
+        out.flush()
     except SalonError as error:
-        print(f"salon: {error}", file=sys.stderr)
-        return EXIT_ERROR
+        terminal.error(str(error))
+        status = EXIT_ERROR
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        status = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        status = terminal.EXIT_BROKEN_PIPE
+    if status == terminal.EXIT_BROKEN_PIPE or terminal.reader_gone(out):
+        # The reader went away (`| head`): stop quietly, as Unix tools do.
+        terminal.silence_stdout()
+        return terminal.EXIT_BROKEN_PIPE
+    return status
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    match args.command:
+        case None:
+            return _tui(args)
+        case "ask":
+            from salon.ask_command import ask_command
+
+            return asyncio.run(ask_command(args, out, terminal.writer(sys.stderr)))
+        case "agents":
+            from salon import agent_commands
+
+            return agent_commands.run(args, out)
+        case "models":
+            return asyncio.run(_models(out))
+        case "history":
+            from salon import history_commands
+
+            return history_commands.run(args, out)
+        case "config":
+            from salon import config_commands
+
+            return config_commands.run(args)
+        case "serve":
+            from salon.serve.command import serve_command
+
+            return serve_command(args)
     return EXIT_USAGE
 
 
@@ -114,31 +138,22 @@ def _tui(args: argparse.Namespace) -> int:
     return launch(agent_id=args.agent, model=args.model, data_dir=args.data_dir)
 
 
-async def _models() -> int:
+async def _models(out: TextIO) -> int:
     """The Ollama host's models, then the cloud models named in config.toml (listing those sends nothing)."""
-    from salon.config import load_config
-    from salon.providers import Providers
+    from salon.api import Session
 
-    providers = Providers(load_config())
-    ollama_error: SalonError | None = None
-    try:
-        try:
-            models = await providers.ollama().list_models()
-        except SalonError as error:
-            models, ollama_error = [], error
-        if providers.config.providers:
-            models += await providers.cloud().list_models()
-    finally:
-        await providers.aclose()
+    async with Session() as session:
+        listing = await session.list_models()
+    models, ollama_error = listing.models, listing.error
     for model in models:
         size = f"{model.size / 1e9:.1f} GB" if model.size else ""
-        print(f"{model.ref:<40} {model.details:<16} {size}".rstrip())
+        out.write(f"{model.ref:<40} {model.details:<16} {size}".rstrip() + "\n")
     if ollama_error is not None:
-        print(f"salon: {ollama_error}", file=sys.stderr)
-        return EXIT_ERROR if not models else 0
+        terminal.error(str(ollama_error))
+        return EXIT_ERROR if not models else EXIT_OK
     if not models:
         print("no models yet: download one with `ollama pull llama3.2`", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from salon import locations
 from salon.errors import ConfigError
+from salon.tomlfile import is_of
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
@@ -45,26 +50,103 @@ class Config:
     warnings: tuple[str, ...] = ()
 
     def resolved_ollama_host(self) -> str:
-        """Config beats ``OLLAMA_HOST``, which beats Ollama's own default."""
-        return normalise_host(self.ollama_host or os.environ.get("OLLAMA_HOST") or DEFAULT_OLLAMA_HOST)
+        """Config beats ``OLLAMA_HOST``, which beats Ollama's own default; as shown to a user (password hidden).
+
+        Raises :class:`HostError` for a value that is not an address.
+        """
+        return ollama_endpoint(self).shown
 
     def resolved_data_dir(self) -> Path:
         return self.data_dir or locations.data_dir()
 
 
-def normalise_host(host: str) -> str:
-    """``127.0.0.1:11434`` or ``0.0.0.0`` as Ollama accepts them, turned into a URL a client can dial."""
-    host = host.strip().rstrip("/")
+class HostError(ConfigError):
+    """``OLLAMA_HOST`` or ``[ollama] host`` is not an address Salon can dial."""
+
+
+@dataclass(frozen=True, slots=True)
+class OllamaEndpoint:
+    """Where Ollama is: ``url`` without user info (what is dialled), and the credentials it carried, if any."""
+
+    url: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def shown(self) -> str:
+        """The address as messages, the status line and the database show it: a password never appears."""
+        if self.username is None and self.password is None:
+            return self.url
+        scheme, rest = self.url.split("://", 1)
+        return f"{scheme}://{self.username or ''}:***@{rest}"
+
+
+def ollama_endpoint(config: Config) -> OllamaEndpoint:
+    """The Ollama address in effect: ``[ollama] host``, else ``OLLAMA_HOST``, else the default."""
+    if config.ollama_host and config.ollama_host.strip():
+        return parse_host(config.ollama_host, f"[ollama] host in {config.source or 'config.toml'}")
+    env = os.environ.get("OLLAMA_HOST", "")
+    if _trimmed(env):
+        return parse_host(env, "OLLAMA_HOST")
+    return parse_host(DEFAULT_OLLAMA_HOST, "the default host")
+
+
+_USERINFO_PASSWORD = re.compile(r"^(\s*(?:[A-Za-z][\w+.-]*://)?[^:/@\s]*:)[^@/]*@")
+
+
+def _trimmed(value: str) -> str:
+    # Ollama's own CLI trims spaces and quotes around OLLAMA_HOST; so does Salon.
+    return value.strip().strip("\"'").strip()
+
+
+def parse_host(value: str, origin: str) -> OllamaEndpoint:
+    """Check and normalise an Ollama address; a ``user:password@`` part becomes credentials for Basic auth."""
+    def bad(reason: str) -> HostError:
+        shown = _USERINFO_PASSWORD.sub(r"\1***@", value)
+        return HostError(f"{origin} = {shown!r} is not an Ollama address: {reason} (for example "
+                         "127.0.0.1:11434 or http://gpu-box:11434)")
+
+    host = _trimmed(value)
+    if any(c.isspace() or ord(c) < 32 for c in host):
+        raise bad("it contains spaces or control characters")
     if "://" not in host:
         host = f"http://{host}"
     scheme, rest = host.split("://", 1)
-    hostpart = rest.split("/", 1)[0]
-    if hostpart.startswith("0.0.0.0"):
-        rest = "127.0.0.1" + rest[len("0.0.0.0"):]
-        hostpart = rest.split("/", 1)[0]
-    if ":" not in hostpart.rsplit("]", 1)[-1]:
-        rest = hostpart + ":11434" + rest[len(hostpart):]
-    return f"{scheme}://{rest}"
+    if scheme.lower() not in ("http", "https"):
+        raise bad(f"the scheme must be http or https, not '{scheme}'")
+    netloc, _, path = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    username = password = None
+    if at:
+        name, colon, secret = userinfo.partition(":")
+        username, password = unquote(name), unquote(secret) if colon else None
+    if hostport.count(":") > 1 and not hostport.startswith("["):
+        # A bare IPv6 address (::1), as Ollama's CLI accepts it.
+        try:
+            hostport = f"[{ipaddress.IPv6Address(hostport)}]"
+        except ValueError:
+            raise bad("an IPv6 address goes in brackets, as in [::1]:11434") from None
+    try:
+        parts = urlsplit(f"http://{hostport}")
+        port = parts.port
+    except ValueError:
+        raise bad(f"'{hostport.rpartition(':')[2]}' is not a port number (1-65535)") from None
+    if not parts.hostname:
+        raise bad("there is no host name")
+    if port == 0:
+        raise bad("port 0 is not a port number (1-65535)")
+    if hostport.startswith("0.0.0.0"):
+        hostport = "127.0.0.1" + hostport[len("0.0.0.0"):]
+    if port is None:
+        hostport = f"{hostport.rstrip(':')}:11434"
+    path = path.rstrip("/")
+    url = f"{scheme.lower()}://{hostport}" + (f"/{path}" if path else "")
+    return OllamaEndpoint(url, username, password)
+
+
+def normalise_host(host: str) -> str:
+    """``127.0.0.1:11434`` or ``0.0.0.0`` as Ollama accepts them, turned into a URL a client can dial."""
+    return parse_host(host, "host").url
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -102,7 +184,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         for key, value in table.items():
             if key not in types:
                 warnings.append(f"{path}: unknown setting '{prefix}{key}' ignored")
-            elif not isinstance(value, types[key]) or (isinstance(value, bool) and bool not in types[key]):
+            elif not is_of(value, types[key]):
                 warnings.append(f"{path}: '{prefix}{key}' should be {types[key][0].__name__}; ignored")
             elif key.endswith("_timeout") and isinstance(value, int | float) and value <= 0:
                 warnings.append(f"{path}: '{prefix}{key}' should be a number of seconds above 0; ignored")
@@ -155,7 +237,7 @@ def _parse_keymap(table: Any, path: Path, warnings: list[str]) -> dict[str, str]
         warnings.append(f"{path}: [keymap] should be a table of binding id = \"keys\"; ignored")
         return {}
     keymap = {}
-    for binding_id, keys in _flatten(table):
+    for binding_id, keys in flatten_keymap(table).items():
         if isinstance(keys, list) and keys and all(isinstance(k, str) and k.strip() for k in keys):
             keys = ",".join(k.strip() for k in keys)
         if not isinstance(keys, str) or not keys.strip():
@@ -166,20 +248,13 @@ def _parse_keymap(table: Any, path: Path, warnings: list[str]) -> dict[str, str]
     return keymap
 
 
-def _flatten(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    # Binding ids contain dots ("log.copy_message"); unquoted in TOML they read as nested tables.
-    items: list[tuple[str, Any]] = []
+def flatten_keymap(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``[keymap]`` as binding id → keys. Binding ids contain dots (``log.copy_message``); unquoted in TOML they
+    read as nested tables, which this undoes."""
+    flat: dict[str, Any] = {}
     for key, value in table.items():
-        if isinstance(value, dict):
-            items.extend(_flatten(value, f"{prefix}{key}."))
+        if isinstance(value, Mapping):
+            flat.update(flatten_keymap(value, f"{prefix}{key}."))
         else:
-            items.append((f"{prefix}{key}", value))
-    return items
-
-
-def require_config(path: Path) -> Config:
-    """Like :func:`load_config` but raising, for ``salon config`` commands that must not guess."""
-    try:
-        return parse_config(tomllib.loads(path.read_text(encoding="utf-8")), path)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -18,19 +18,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from salon import locations
-from salon.config import Config, load_config, parse_config
+from salon import locations, terminal
+from salon.config import Config, HostError, load_config, parse_config
 from salon.errors import ConfigError
 from salon.settings import FILE_MODE, SETTINGS, commented_defaults, read_document, write_private_file
+from salon.store.redact import KEY_PREFIXES
 
 REDACTED = "<redacted>"
 _SECRET_NAME = re.compile(r"auth|key|token|secret|passw|cookie|session|signature|sig$|credential", re.I)
-_SECRET_VALUE = re.compile(
-    r"^(?:sk|pk|rk)[-_]|^sk-ant-|^gsk_|^gh[pousr]_|^github_pat_|^xox[abprs]-|^AIza|^hf_|^AKIA|^ASIA|^ya29\."
-    r"|^(?:bearer|basic|token)\s+\S"
-    r"|^eyJ[\w-]+\.[\w-]+",  # a JWT
-    re.I,
-)
+_SECRET_VALUE = KEY_PREFIXES
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -69,8 +65,9 @@ def show(path: Path | None = None) -> int:
     except ConfigError:
         document = {}
     print(render(config, document, path))
+    stderr = terminal.writer(sys.stderr)  # a problem quotes what a (shared) theme or agent file holds
     for problem in problems(config):
-        print(f"warning: {problem}", file=sys.stderr)
+        print(f"warning: {problem}", file=stderr)
     return 0
 
 
@@ -129,10 +126,12 @@ def _effective(config: Config, document: dict[str, Any], key: str, attribute: st
     else:
         origin = "config.toml"
     if key == "ollama.host":
-        if config.ollama_host:
-            return config.resolved_ollama_host(), "config.toml"
-        origin = "from OLLAMA_HOST" if os.environ.get("OLLAMA_HOST") else "default"
-        return config.resolved_ollama_host(), origin
+        origin = "config.toml" if config.ollama_host else \
+            "from OLLAMA_HOST" if os.environ.get("OLLAMA_HOST") else "default"
+        try:
+            return config.resolved_ollama_host(), origin
+        except HostError:
+            return redact_url(config.ollama_host or os.environ.get("OLLAMA_HOST", "")), f"{origin}: unusable"
     if key == "data_dir" and value is None:
         origin = "default (SALON_DATA_DIR)" if os.environ.get("SALON_DATA_DIR") else "default"
         return str(config.resolved_data_dir()), origin
@@ -201,10 +200,25 @@ def problems(config: Config, document_error: str | None = None) -> list[str]:
         found.append("API keys do not belong in config.toml: put the key in an environment variable and name "
                      "it with api_key_env")
     source = str(config.source or "config.toml")
-    found.extend(check_keymap(config.keymap, source=source).messages)
+    found.extend(check_keymap(config.keymap, _known_bindings(config), source=source).messages)
     found.extend(_theme_problem(config, source))
+    try:
+        config.resolved_ollama_host()
+    except HostError as error:
+        found.append(str(error))
     found.extend(_agent_problem(config, source))
     return found
+
+
+def _known_bindings(config: Config) -> list[Any] | None:
+    """The chat app's bindings, so unknown ``[keymap]`` ids are named here as the app names them (Textual is
+    imported only when there is a keymap to check)."""
+    if not config.keymap:
+        return None
+    from salon.keymap import collect_bindings
+    from salon.tui.preferences import binding_classes
+
+    return collect_bindings(*binding_classes())
 
 
 def _theme_problem(config: Config, source: str) -> list[str]:
@@ -212,7 +226,12 @@ def _theme_problem(config: Config, source: str) -> list[str]:
 
     catalog = load_themes()
     found = [str(error) for error in catalog.errors]
-    if config.theme not in catalog.names():
+    broken = [error for error in catalog.errors if error.path.stem == config.theme]
+    if config.theme not in catalog.names() and broken:
+        # The file's own `path:line: reason` is above; "does not exist" would send the user looking for it.
+        found.append(f"{source}: theme '{config.theme}' failed to load ({broken[0].path}); Salon will use "
+                     "salon-dark until it is fixed")
+    elif config.theme not in catalog.names():
         found.append(f"{source}: theme '{config.theme}' does not exist; Salon will use salon-dark. "
                      f"Themes: {', '.join(catalog.names())}")
     return found

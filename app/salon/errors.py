@@ -39,6 +39,8 @@ class ProviderError(SalonError):
     """A completion that failed at the provider; ``retryable`` says whether trying again may help."""
 
     retryable = False
+    partial = ""
+    """The text of the reply that arrived before the failure (set by the run that met it)."""
 
 
 class ServerUnreachable(ProviderError):
@@ -48,8 +50,8 @@ class ServerUnreachable(ProviderError):
         self.host = host
         extra = f" ({detail})" if detail else ""
         super().__init__(
-            f"cannot reach Ollama at {host}{extra}. Start it with `ollama serve`, "
-            "or point Salon elsewhere with OLLAMA_HOST or [ollama] host in config.toml."
+            f"cannot reach Ollama at {host}{extra}. Start it with `ollama serve` "
+            "(or set OLLAMA_HOST / [ollama] host in config.toml)."
         )
 
 
@@ -155,4 +157,17 @@ class UnknownProvider(ProviderError):
             f"no provider for '{ref}': '{prefix}' is not a provider litellm knows. For an OpenAI-compatible "
             f"server (LM Studio, vLLM, llama.cpp) add [providers.{prefix}] with api_base = "
             f"\"http://HOST:PORT/v1\" to config.toml."
+        )
+
+
+class RedirectRefused(ProviderError):
+    """The server answered with a redirect: followed, it would carry the prompt (and any key) to another place."""
+
+    def __init__(self, server: str, status: int, source: str, target: str) -> None:
+        self.source = source
+        self.target = target
+        where = "another origin" if source != target else "the same server"
+        super().__init__(
+            f"{server} at {source} answered {status} redirecting to {target} ({where}); Salon does not follow "
+            "redirects, so nothing was sent there. Point Salon at the server itself."
         )

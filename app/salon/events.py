@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from salon.errors import ProviderError
 from salon.reply import Reply
 
 MessageStatus = Literal["streaming", "complete", "interrupted", "failed"]
@@ -80,12 +81,25 @@ class RunCompleted:
 
 @dataclass(frozen=True, slots=True)
 class RunFailed:
+    """The run stopped on ``exception``, the typed error itself: faces match on its type, never on a name."""
+
     run_id: str
-    error: str
-    error_type: str
-    retryable: bool = False
+    exception: ProviderError
 
     name = "thread.run.failed"
+
+    @property
+    def error(self) -> str:
+        return str(self.exception)
+
+    @property
+    def error_type(self) -> str:
+        """The error's class name: a wire code for the HTTP face, not something to branch on."""
+        return type(self.exception).__name__
+
+    @property
+    def retryable(self) -> bool:
+        return self.exception.retryable
 
 
 @dataclass(frozen=True, slots=True)

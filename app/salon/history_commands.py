@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,12 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from salon import terminal
 from salon.errors import SalonError
+from salon.exitcodes import EXIT_OK
 
 if TYPE_CHECKING:
     from salon.store import Conversation, SearchHit, Store
 
-EXIT_OK = 0
 _SHORT_ID = len("conv_") + 10
 
 
@@ -59,6 +61,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     for action in (listing, show, search, export, importing, rename, delete):
         _add_data_dir(action)
+    for action in (listing, show, search, export, delete):
+        terminal.add_raw_option(action)
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +73,8 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stdin: TextIO = sys.stdin) -> int:
+    # Titles, agent ids and texts come from prompts, models and imports: inert on a terminal, exact in a pipe.
+    stdout = terminal.writer(stdout, raw=getattr(args, "raw", False))
     with open_store(args) as store:
         match args.history_command:
             case "list":
@@ -175,7 +181,10 @@ def _export(store: Store, args: argparse.Namespace, stdout: TextIO) -> int:
     # Written beside the target and renamed over it, so a failed export never leaves half a file behind.
     partial = output.with_name(output.name + ".partial")
     try:
-        with partial.open("w", encoding="utf-8") as out:
+        # Private from the moment it exists, as the database is: an export holds whole conversations.
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a leftover .partial keeps its old mode through O_CREAT
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
             count = writer(store, conversations, out)
         partial.replace(output)
     except OSError as error:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from salon.surrogates import REPLACEMENT, SurrogateJoiner, mend
 
 MIN_RATE_SECONDS = 1.0
 """A rate is shown only when measured over at least this long: a reply that took almost no time has no meaningful
@@ -26,6 +28,15 @@ class Usage:
     input_tokens: int | None = None
     output_tokens: int | None = None
     estimated: bool = False
+
+    def describe(self, unit: str = "", *, grouped: bool = True) -> str:
+        """``26 in / 40 out`` (``?`` for a count not given), ``(estimated)`` after guessed ones: one wording for
+        the chat's footer, ``salon ask --usage`` and exports. ``grouped`` writes thousands as ``1,200``."""
+        def count(value: int | None) -> str:
+            return "?" if value is None else f"{value:,}" if grouped else str(value)
+
+        text = f"{count(self.input_tokens)} in / {count(self.output_tokens)} out{unit}"
+        return text + " (estimated)" if self.estimated else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +85,14 @@ class Reply:
 
 
 class ReplyBuilder:
-    """Collects chunks as they stream; :meth:`freeze` gives the :class:`Reply` at any moment."""
+    """Collects chunks as they stream; :meth:`freeze` gives the :class:`Reply` at any moment.
 
-    __slots__ = ("_clock", "_eval_seconds", "_finish_reason", "_first_token_at", "_model", "_started",
-                 "_text", "_thinking", "_usage", "chunks")
+    Every provider's text passes here, so this is where surrogates from JSON escapes are mended (a pair cut
+    between two chunks joined, a lone half made U+FFFD): nothing downstream has to store or print one.
+    """
+
+    __slots__ = ("_clock", "_eval_seconds", "_finish_reason", "_first_token_at", "_joiners", "_model",
+                 "_started", "_text", "_thinking", "_usage", "chunks")
 
     def __init__(self, model: str = "", clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -89,13 +104,18 @@ class ReplyBuilder:
         self._usage: Usage | None = None
         self._finish_reason: str | None = None
         self._eval_seconds: float | None = None
+        self._joiners = (SurrogateJoiner(), SurrogateJoiner())
         self.chunks = 0
 
-    def add(self, chunk: Chunk) -> None:
+    def add(self, chunk: Chunk) -> Chunk:
+        """Take one chunk; returns it as kept (surrogates mended), which is what a face should show."""
         if chunk.text or chunk.thinking:
             self.chunks += 1
             if self._first_token_at is None:
                 self._first_token_at = self._clock()
+            text, thinking = self._joiners[0].feed(chunk.text), self._joiners[1].feed(chunk.thinking)
+            if text is not chunk.text or thinking is not chunk.thinking:
+                chunk = replace(chunk, text=text, thinking=thinking)
             if chunk.text:
                 self._text.append(chunk.text)
             if chunk.thinking:
@@ -107,25 +127,20 @@ class ReplyBuilder:
         if chunk.eval_seconds is not None:
             self._eval_seconds = chunk.eval_seconds
         if chunk.model:
-            self._model = chunk.model
+            self._model = mend(chunk.model)
+        return chunk
 
     @property
     def text(self) -> str:
-        return "".join(self._text)
+        # Half a pair still waiting for its partner counts as U+FFFD, should the stream end here.
+        return "".join(self._text) + REPLACEMENT * self._joiners[0].holding
 
     @property
     def thinking(self) -> str:
-        return "".join(self._thinking)
+        return "".join(self._thinking) + REPLACEMENT * self._joiners[1].holding
 
     def elapsed(self) -> float:
         return self._clock() - self._started
-
-    def live_rate(self) -> float | None:
-        """Chunks per second since the first one: the live figure while tokens arrive."""
-        if self._first_token_at is None or self.chunks < 2:
-            return None
-        span = self._clock() - self._first_token_at
-        return self.chunks / span if span > 0 else None
 
     def freeze(self) -> Reply:
         duration = self.elapsed()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,14 +19,12 @@ from salon.events import (
     RunCreated,
     RunFailed,
 )
+from salon.ids import new_id
 from salon.providers import ChatMessage, CompletionRequest, Providers, split_ref
 from salon.reply import ReplyBuilder
+from salon.surrogates import mend
 
 BUSY_RETRY_DELAYS = (0.5, 1.5, 3.0)
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +120,17 @@ class Run:
                 else:
                     yield event
             completed = MessageCompleted(self.id, message_id, index, step.agent_id, step.name, builder.freeze(),
-                                         status, str(error) if error else None)
+                                         status, mend(str(error)) if error else None)
             self.completed.append(completed)
             yield completed
             if status == "interrupted":
                 yield RunCancelled(self.id)
                 return
             if error is not None:
-                yield RunFailed(self.id, str(error), type(error).__name__, error.retryable)
+                error.partial = completed.reply.text
+                # A server's words may carry surrogates, which no UTF-8 stream or database takes.
+                error.args = (mend(str(error)),)
+                yield RunFailed(self.id, error)
                 return
             earlier.append(StepOutput(step.name, completed.reply.text))
         yield RunCompleted(self.id)
@@ -150,7 +150,7 @@ class Run:
                         break
                     finally:
                         self._waiting_on_provider = False
-                    builder.add(chunk)
+                    chunk = builder.add(chunk)
                     if chunk.text or chunk.thinking:
                         yield MessageDelta(self.id, message_id, chunk.text, chunk.thinking)
                 if self._cancel_requested:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from salon import locations
-from salon.config import Config, load_config, parse_config
+from salon.config import Config, flatten_keymap, load_config, parse_config
 from salon.errors import ConfigError
 
 FILE_MODE = 0o600
@@ -208,17 +208,7 @@ def _flat_keymap(document: dict[str, Any]) -> dict[str, Any]:
     keymap = document.get("keymap")
     if not isinstance(keymap, dict):
         return document
-
-    def flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-        flat: dict[str, Any] = {}
-        for key, value in table.items():
-            if isinstance(value, Mapping):
-                flat.update(flatten(value, f"{prefix}{key}."))
-            else:
-                flat[f"{prefix}{key}"] = value
-        return flat
-
-    return {**document, "keymap": flatten(keymap)}
+    return {**document, "keymap": flatten_keymap(keymap)}
 
 
 def _plain(value: Any) -> Any:

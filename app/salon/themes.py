@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from salon import locations
 from salon.errors import FileError
-from salon.tomlfile import KeyLines, describe, read_toml
+from salon.tomlfile import KeyLines, describe, is_of, read_toml, toml_files
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -110,8 +110,7 @@ def load_themes(directories: Sequence[Path] | None = None) -> ThemeCatalog:
 
     catalog = ThemeCatalog()
     for directory in map(Path, directories if directories is not None else default_directories()):
-        files = sorted(directory.glob("*.toml")) if directory.is_dir() else [directory] if directory.exists() else []
-        for path in files:
+        for path in toml_files(directory):
             try:
                 theme = parse_theme_file(path)
             except ThemeFileError as error:
@@ -164,7 +163,7 @@ def theme_from_table(name: str, data: Mapping[str, Any], *, path: Path | None = 
     for key in _NUMBER_FIELDS:
         if key in data:
             value = data[key]
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            if not is_of(value, (int, float)) or not 0 <= value <= 1:
                 raise fail(f"'{key}' should be a number from 0 to 1, not {describe(value)}", key)
             fields[key] = float(value)
     for key in _FLAG_FIELDS:

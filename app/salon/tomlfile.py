@@ -84,3 +84,18 @@ def describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return repr(value)
+
+
+def toml_files(place: Path) -> list[Path]:
+    """The ``*.toml`` files of a folder, in name order; a file named itself; nothing where nothing is."""
+    if place.is_dir():
+        return sorted(place.glob("*.toml"))
+    return [place] if place.exists() else []
+
+
+def is_of(value: Any, types: type | tuple[type, ...]) -> bool:
+    """``isinstance``, except that ``true`` is never a number: bool is an int to Python, never in a user's file."""
+    wanted = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool) and bool not in wanted:
+        return False
+    return isinstance(value, wanted)

@@ -17,6 +17,8 @@ from typing import Any, TextIO
 from salon.errors import SalonError
 from salon.reply import shown_rate
 from salon.store import Conversation, Store, StoredMessage
+from salon.surrogates import mend
+from salon.tomlfile import is_of
 
 FORMAT = "salon.conversations"
 FORMAT_VERSION = 1
@@ -180,10 +182,11 @@ def _field(item: dict[str, Any], key: str, kind: type | tuple[type, ...], where:
             raise TranscriptError(f"{where}: \"{key}\" is missing")
         return default
     value = item[key]
-    # bool is an int to Python, but a token count of `true` is a damaged file.
-    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _types(kind)):
+    # A token count of `true` is a damaged file.
+    if not is_of(value, kind):
         raise TranscriptError(f"{where}.{key}: {json.dumps(value)[:40]} is not {_describe(kind)}")
-    return value
+    # JSON may hold "\ud800", which no database or terminal takes: a lone half becomes U+FFFD (surrogates.py).
+    return mend(value) if isinstance(value, str) else value
 
 
 def _types(kind: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -224,8 +227,7 @@ def usage_summary(message: StoredMessage) -> str:
     """``26 in / 40 out tokens · 31.2 tok/s · 1.30 s · interrupted``: what a reply cost and how it ended."""
     parts = []
     if message.input_tokens is not None or message.output_tokens is not None:
-        tokens = f"{_count(message.input_tokens)} in / {_count(message.output_tokens)} out tokens"
-        parts.append(tokens + (" (estimated)" if message.usage_estimated else ""))
+        parts.append(message.usage.describe(" tokens", grouped=False))
     if rate := shown_rate(message.tokens_per_second, message.duration):
         parts.append(f"{rate:.1f} tok/s")
     if message.duration:
@@ -235,10 +237,6 @@ def usage_summary(message: StoredMessage) -> str:
     if message.error:
         parts.append(f"error: {message.error}")
     return " · ".join(parts)
-
-
-def _count(value: int | None) -> str:
-    return "?" if value is None else str(value)
 
 
 def markdown_header(conversation: Conversation) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -209,36 +208,18 @@ def beyond_loopback(entries: list[dict]) -> list[dict]:
     return [entry for entry in entries if entry["host"] not in LOOPBACK]
 
 
-# -- a port nothing answers on -----------------------------------------------------------------------------------
+def streaming_words(home: Home) -> int:
+    """Words of the reply still marked streaming in the database: how far its checkpoints have got."""
+    import sqlite3
 
-
-@dataclass
-class ClosedPort:
-    """A loopback port held bound but never listening: connections are refused, and no other process (tests run
-    side by side on shared machines) can start a server on it until :meth:`release`."""
-
-    socket: socket.socket
-
-    @property
-    def port(self) -> int:
-        return self.socket.getsockname()[1]
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def release(self) -> int:
-        """Free the port, for a server about to start on it; returns the port."""
-        port = self.port
-        self.socket.close()
-        return port
-
-
-@pytest.fixture
-def closed_port() -> Iterator[ClosedPort]:
-    held = socket.socket()
-    held.bind(("127.0.0.1", 0))
+    path = home.data_dir / "salon.db"
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
-        yield ClosedPort(held)
+        row = conn.execute("SELECT text FROM messages WHERE role = 'assistant' AND status = 'streaming'").fetchone()
+    except sqlite3.OperationalError:
+        return 0
     finally:
-        held.close()
+        conn.close()
+    return len(row[0].split()) if row else 0

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.conftest import ENV_KEY, ClosedPort, Home, next_command_works, salon
+from tests.conftest import ClosedPort
+from tests.faults.conftest import ENV_KEY, Home, next_command_works, salon
 from tests.servers.ollama import OllamaServer, Scripted
 from tests.servers.openai import OpenAIServer
 

@@ -154,7 +154,9 @@ def test_a_malformed_theme_file_is_named_and_the_default_theme_used(
     shown = salon("config", "show")
     assert shown.returncode == 0
     assert f"warning: {path}" in shown.stderr and said in shown.stderr, shown.stderr
-    assert "theme 'mine' does not exist; Salon will use salon-dark" in shown.stderr
+    # The file's own error is the story: not "does not exist", which would send the user looking for it.
+    assert f"theme 'mine' failed to load ({path}); Salon will use salon-dark" in shown.stderr
+    assert "does not exist" not in shown.stderr
     ollama_server.script(Scripted(text="Themes do not matter here."))
     done = salon("ask", "Hello?")
     assert (done.returncode, done.stdout, done.stderr) == (0, "Themes do not matter here.\n", "")

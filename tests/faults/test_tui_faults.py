@@ -20,8 +20,9 @@ from salon.api import Session
 from salon.config import load_config
 from salon.tui.app import SalonApp
 from salon.tui.widgets import Banner, FinalMessage, LiveMessage, UserMessage
-from tests.faults.conftest import PLANTED_ENV, ClosedPort, Home, assert_no_planted
-from tests.faults.test_ask_content_and_interrupts import MARKUP, MEGABYTE, STORY, TEXT
+from tests.conftest import ClosedPort
+from tests.faults.conftest import PLANTED_ENV, Home, assert_no_planted
+from tests.faults.texts import MARKUP, MEGABYTE, STORY, TEXT
 from tests.servers.ollama import OllamaServer, Scripted
 from tests.tui.conftest import ManualClock, screen_text, send, settle, wait_for
 

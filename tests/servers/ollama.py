@@ -51,6 +51,7 @@ class Scripted:
     hold_final: threading.Event | None = None
     done_reason: str = "stop"
     usage: bool = True               # send eval_count / prompt_eval_count and durations on the final line
+    reported_model: str | None = None  # the "model" the lines report (a server may name it anything); default: asked
 
     def token_list(self, prompt: str) -> list[str]:
         if self.tokens is not None:
@@ -176,7 +177,7 @@ class OllamaHandler(Handler):
             message = {"role": "assistant", "content": piece if kind == "content" else ""}
             if kind == "thinking":
                 message["thinking"] = piece
-            line = {"model": name, "created_at": _now(), "message": message, "done": False}
+            line = {"model": reply.reported_model or name, "created_at": _now(), "message": message, "done": False}
             try:
                 self.write_chunk(json.dumps(line).encode() + b"\n")
             except (BrokenPipeError, ConnectionResetError):
@@ -200,8 +201,8 @@ class OllamaHandler(Handler):
         message: dict[str, Any] = {"role": "assistant", "content": text}
         if thinking:
             message["thinking"] = thinking
-        line: dict[str, Any] = {"model": name, "created_at": _now(), "message": message, "done": True,
-                                "done_reason": reply.done_reason}
+        line: dict[str, Any] = {"model": reply.reported_model or name, "created_at": _now(), "message": message,
+                                "done": True, "done_reason": reply.done_reason}
         if reply.usage:
             line.update(total_duration=1_000_000, load_duration=1_000, prompt_eval_count=26,
                         prompt_eval_duration=10_000_000, eval_count=len(tokens), eval_duration=len(tokens) * 10**7)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,44 @@ def screen_lines(app: SalonApp) -> list[str]:
 
 def screen_text(app: SalonApp) -> str:
     return "\n".join(screen_lines(app))
+
+
+# -- the snapshot tests' fixed set-up -------------------------------------------------------------------------
+
+SNAPSHOT_SIZE = (110, 34)
+SNAPSHOT_PORT = 47_213
+"""The status line names the Ollama host, port included: a fixed one keeps the pictures the same."""
+
+PORT_WAIT = 300.0
+"""Seconds to wait for the fixed port: another test run on the same machine (a second checkout, CI sharing the
+host) holds it while its own snapshot tests run; waiting for it is a condition, failing at once was a race."""
+
+
+def _snapshot_port_server() -> OllamaServer:
+    deadline = time.monotonic() + PORT_WAIT
+    while True:
+        try:
+            return OllamaServer(SNAPSHOT_PORT)
+        except OSError as error:
+            if time.monotonic() > deadline:
+                pytest.fail(f"port {SNAPSHOT_PORT}, which the snapshots show, stayed taken for {PORT_WAIT:.0f} s: "
+                            f"{error}")
+            time.sleep(0.2)
+
+
+SNAPSHOT_REPLY = ("Virtue, said Socrates, is **knowledge**; and knowledge can be taught.\n\n"
+                  "- Courage is knowing what to fear.\n- Temperance is knowing what to want.\n\n"
+                  "```python\ndef virtue(soul):\n    return soul.knows('the good')\n```\n\n"
+                  "Shall we test this with an example?")
+
+
+@pytest.fixture
+def snapshot_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
+    server = _snapshot_port_server()
+    with server:
+        monkeypatch.setenv("OLLAMA_HOST", server.host)
+        yield server
+
+
+def snapshot_app(server: OllamaServer | None, data_dir: Path, clock: ManualClock | None = None, **options) -> SalonApp:
+    return make_app(server, data_dir, clock=clock or ManualClock(), cursor_blink=False, **options)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from textual.widgets import Markdown
 
 from salon.agents import load_agents
@@ -18,12 +16,6 @@ from salon.tui.widgets import FinalMessage, LiveMessage
 from tests.servers.ollama import OllamaServer
 from tests.servers.openai import OpenAIServer, Scripted
 from tests.tui.conftest import ROOT, ManualClock, screen_text, send, settle, wait_for
-
-
-@pytest.fixture
-def openai_server() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
 
 
 def cloud_app(openai_server: OpenAIServer, ollama: OllamaServer, config_dir: Path, data_dir: Path,

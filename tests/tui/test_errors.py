@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-
-import pytest
 from textual.widgets import ProgressBar
 
 from salon.tui.screens.confirm import ConfirmScreen
 from salon.tui.widgets import Banner, FinalMessage, UserMessage
+from tests.conftest import ClosedPort
 from tests.servers.ollama import OllamaServer, Scripted
 from tests.tui.conftest import make_app, screen_text, send, settle, wait_for
 
 
-@pytest.fixture
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-async def test_ollama_down_shows_a_banner_and_keeps_the_prompt(closed_port: int, data_dir):
-    host = f"127.0.0.1:{closed_port}"
+async def test_ollama_down_shows_a_banner_and_keeps_the_prompt(closed_port: ClosedPort, data_dir):
+    host = closed_port.host
     app = make_app(None, data_dir, host=host)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -42,12 +32,12 @@ async def test_ollama_down_shows_a_banner_and_keeps_the_prompt(closed_port: int,
         assert app.screen.id == "chat-screen"
 
 
-async def test_the_banner_goes_once_ollama_answers(closed_port: int, data_dir):
-    app = make_app(None, data_dir, host=f"127.0.0.1:{closed_port}")
+async def test_the_banner_goes_once_ollama_answers(closed_port: ClosedPort, data_dir):
+    app = make_app(None, data_dir, host=closed_port.host)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         assert app.screen.query_one(Banner).display
-        with OllamaServer(closed_port) as server:
+        with OllamaServer(closed_port.release()) as server:
             server.script(Scripted(text="Here now."))
             await send(app, pilot, "now?")
             await settle(app, pilot)
@@ -57,8 +47,8 @@ async def test_the_banner_goes_once_ollama_answers(closed_port: int, data_dir):
         assert app.chat_screen.composer.text == ""
 
 
-async def test_ollama_going_down_between_replies_gives_the_prompt_back(closed_port: int, data_dir):
-    app = make_app(None, data_dir, host=f"127.0.0.1:{closed_port}")
+async def test_ollama_going_down_between_replies_gives_the_prompt_back(closed_port: ClosedPort, data_dir):
+    app = make_app(None, data_dir, host=closed_port.host)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         # As if the last check had found it up: the host went away since, so the reply itself fails.

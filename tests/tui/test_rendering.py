@@ -6,8 +6,10 @@ from rich.console import Console
 
 from salon.events import MessageCompleted
 from salon.reply import Reply, Usage
+from salon.tui.plain import safe_text
 from salon.tui.records import MessageRecord, footer_text, model_label
-from salon.tui.rendering import LONG_BLOCK, ChunkedMarkdown, Palette, code_blocks, safe_text, settle_point
+from salon.tui.rendering import LONG_BLOCK, ChunkedMarkdown, Palette, code_blocks
+from salon.tui.settling import settle_point
 from salon.tui.widgets.progress import progress_text
 
 
@@ -19,7 +21,7 @@ def _plain(markdown: ChunkedMarkdown, width: int = 60) -> list[str]:
 def test_control_characters_become_visible_and_never_reach_the_terminal():
     shown = safe_text("red \x1b[31mtext\x1b[0m\x07 bell\r\nnext\tline \x9b1m")
     assert "\x1b" not in shown and "\x07" not in shown and "\x9b" not in shown
-    assert shown == "red ␛[31mtext␛[0m␇ bell\nnext\tline \ufffd1m"
+    assert shown == "red ␛[31mtext␛[0m␇ bell\nnext\tline \\u{009b}1m"
 
 
 def test_markup_lookalikes_are_left_alone():

@@ -4,57 +4,17 @@ test server on a fixed port, no cursor blink."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from textual.pilot import Pilot
 
-from salon.tui.app import SalonApp
 from salon.tui.widgets import LiveMessage
-from tests.servers.ollama import OllamaServer, Scripted
-from tests.tui.conftest import ManualClock, make_app, send, settle, wait_for
+from tests.servers.ollama import Scripted
+from tests.tui.conftest import SNAPSHOT_REPLY as REPLY
+from tests.tui.conftest import SNAPSHOT_SIZE as SIZE
+from tests.tui.conftest import ManualClock, send, settle, wait_for
+from tests.tui.conftest import snapshot_app as app_for
 
-SIZE = (110, 34)
-SNAPSHOT_PORT = 47_213
-"""The status line names the Ollama host, port included: a fixed one keeps the pictures the same."""
-
-REPLY = ("Virtue, said Socrates, is **knowledge**; and knowledge can be taught.\n\n"
-         "- Courage is knowing what to fear.\n- Temperance is knowing what to want.\n\n"
-         "```python\ndef virtue(soul):\n    return soul.knows('the good')\n```\n\n"
-         "Shall we test this with an example?")
 STALL = 21
 """Tokens of REPLY sent before the staged mid-stream server goes quiet: it stops inside the list."""
-
-
-PORT_WAIT = 300.0
-"""Seconds to wait for the fixed port: another test run on the same machine (a second checkout, CI sharing the
-host) holds it while its own snapshot tests run; waiting for it is a condition, failing at once was a race."""
-
-
-def _snapshot_port_server() -> OllamaServer:
-    deadline = time.monotonic() + PORT_WAIT
-    while True:
-        try:
-            return OllamaServer(SNAPSHOT_PORT)
-        except OSError as error:
-            if time.monotonic() > deadline:
-                pytest.fail(f"port {SNAPSHOT_PORT}, which the snapshots show, stayed taken for {PORT_WAIT:.0f} s: "
-                            f"{error}")
-            time.sleep(0.2)
-
-
-@pytest.fixture
-def snapshot_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
-    server = _snapshot_port_server()
-    with server:
-        monkeypatch.setenv("OLLAMA_HOST", server.host)
-        yield server
-
-
-def app_for(server: OllamaServer | None, data_dir: Path, clock: ManualClock | None = None, **options) -> SalonApp:
-    return make_app(server, data_dir, clock=clock or ManualClock(), cursor_blink=False, **options)
 
 
 async def _wait_written(pilot: Pilot, text: str) -> None:

@@ -9,7 +9,9 @@ from textual.pilot import Pilot
 
 from tests.servers.ollama import Scripted
 from tests.tui.conftest import ROOT, send, settle, wait_for
-from tests.tui.test_snapshots import REPLY, SIZE, app_for, snapshot_server  # noqa: F401 (a fixture)
+from tests.tui.conftest import SNAPSHOT_REPLY as REPLY
+from tests.tui.conftest import SNAPSHOT_SIZE as SIZE
+from tests.tui.conftest import snapshot_app as app_for
 
 BUNDLED_THEMES = sorted(path.stem for path in (ROOT / "themes").glob("*.toml"))
 
@@ -19,7 +21,7 @@ def test_every_bundled_theme_is_snapshotted():
 
 
 @pytest.mark.parametrize("theme", BUNDLED_THEMES)
-def test_chat_with_a_finished_reply_in_theme(snap_compare, snapshot_server, data_dir, theme):  # noqa: F811
+def test_chat_with_a_finished_reply_in_theme(snap_compare, snapshot_server, data_dir, theme):
     snapshot_server.script(Scripted(text=REPLY, usage=False))
     app = app_for(snapshot_server, data_dir, agent="socrates")
 
@@ -32,7 +34,7 @@ def test_chat_with_a_finished_reply_in_theme(snap_compare, snapshot_server, data
     assert snap_compare(app, terminal_size=SIZE, run_before=finished)
 
 
-def test_settings_screen(snap_compare, snapshot_server, data_dir):  # noqa: F811
+def test_settings_screen(snap_compare, snapshot_server, data_dir):
     app = app_for(snapshot_server, data_dir)
 
     async def settings(pilot: Pilot) -> None:
@@ -44,7 +46,7 @@ def test_settings_screen(snap_compare, snapshot_server, data_dir):  # noqa: F811
     assert snap_compare(app, terminal_size=SIZE, run_before=settings)
 
 
-def test_help_screen(snap_compare, snapshot_server, data_dir):  # noqa: F811
+def test_help_screen(snap_compare, snapshot_server, data_dir):
     app = app_for(snapshot_server, data_dir)
 
     async def help_screen(pilot: Pilot) -> None:

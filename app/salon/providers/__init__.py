@@ -6,20 +6,13 @@ from typing import TYPE_CHECKING
 
 from salon.config import Config
 from salon.providers.base import ChatMessage, CompletionRequest, ModelInfo, Provider
+from salon.refs import bare_model, is_ollama, split_ref
 
 if TYPE_CHECKING:
     from salon.providers.ollama import OllamaProvider
 
-__all__ = ["ChatMessage", "CompletionRequest", "ModelInfo", "Provider", "Providers", "is_ollama", "split_ref"]
-
-
-def is_ollama(ref: str) -> bool:
-    return ref.startswith("ollama/") or ref.startswith("ollama_chat/")
-
-
-def split_ref(ref: str) -> str:
-    """The provider's own name for a model: ``ollama/llama3.2`` → ``llama3.2``; cloud refs stay whole."""
-    return ref.split("/", 1)[1] if is_ollama(ref) else ref
+__all__ = ["ChatMessage", "CompletionRequest", "ModelInfo", "Provider", "Providers", "bare_model", "is_ollama",
+           "split_ref"]
 
 
 class Providers:
@@ -35,9 +28,10 @@ class Providers:
 
     def ollama(self) -> OllamaProvider:
         if self._ollama is None:
+            from salon.config import ollama_endpoint
             from salon.providers.ollama import OllamaProvider
 
-            self._ollama = OllamaProvider(self.config.resolved_ollama_host(), self.config.connect_timeout,
+            self._ollama = OllamaProvider(ollama_endpoint(self.config), self.config.connect_timeout,
                                           self.config.read_timeout)
         return self._ollama
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import AsyncIterator, Mapping
+from types import ModuleType
 from typing import Any
 
 import httpx
-import ollama
 
+from salon.config import OllamaEndpoint, parse_host
 from salon.errors import (
     BadRequest,
     ModelNotFound,
@@ -20,7 +23,28 @@ from salon.errors import (
     ThinkingUnsupported,
 )
 from salon.providers.base import CompletionRequest, ModelInfo
+from salon.providers.network import network_reason
+from salon.providers.redirects import client_options
 from salon.reply import Chunk, Usage
+
+
+def _import_ollama() -> ModuleType:
+    # `import ollama` builds a module-level client from OLLAMA_HOST and raises ValueError from inside the import
+    # for a value it cannot parse (127.0.0.1:99999, " 127.0.0.1:11434 "), even when config.toml names a good host.
+    # Salon never uses that client and checks the variable itself (salon.config.parse_host), so the import runs
+    # without it.
+    if "ollama" in sys.modules:
+        return sys.modules["ollama"]
+    saved = os.environ.pop("OLLAMA_HOST", None)
+    try:
+        import ollama as module
+    finally:
+        if saved is not None:
+            os.environ["OLLAMA_HOST"] = saved
+    return module
+
+
+ollama = _import_ollama()
 
 PREFIX = "ollama/"
 
@@ -61,12 +85,18 @@ class OllamaProvider:
 
     label = "ollama"
 
-    def __init__(self, host: str, connect_timeout: float = 5.0, read_timeout: float = 120.0) -> None:
-        self.host = host
+    def __init__(self, host: str | OllamaEndpoint, connect_timeout: float = 5.0, read_timeout: float = 120.0) -> None:
+        endpoint = host if isinstance(host, OllamaEndpoint) else parse_host(host, "the Ollama host")
+        # What messages show (and the store keeps): the password of a user:password@ host is never in it.
+        self.host = endpoint.shown
         self.read_timeout = read_timeout
         timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=connect_timeout,
                                 pool=connect_timeout)
-        self._client = ollama.AsyncClient(host=host, timeout=timeout)
+        options: dict[str, Any] = client_options("Ollama")
+        if endpoint.username is not None or endpoint.password is not None:
+            # As a proxy in front of Ollama expects it; the URL itself carries no credentials.
+            options["auth"] = httpx.BasicAuth(endpoint.username or "", endpoint.password or "")
+        self._client = ollama.AsyncClient(host=endpoint.url, timeout=timeout, **options)
         self._capabilities: dict[str, tuple[str, ...]] = {}
 
     async def aclose(self) -> None:
@@ -199,9 +229,4 @@ class _ErrorMapper:
 
 
 def _reason(error: BaseException) -> str:
-    text = str(error).strip()
-    if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
-        return "the host name does not resolve"
-    if any(sign in text for sign in ("Connection refused", "All connection attempts failed", "Connect call failed")):
-        return "connection refused"
-    return text or type(error).__name__
+    return network_reason([error])

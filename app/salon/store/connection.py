@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,17 +15,53 @@ from salon.store.schema import MIGRATIONS, Migration, check_version, migrate
 
 DATABASE_NAME = "salon.db"
 BUSY_TIMEOUT = 5.0  # seconds a writer waits for another Salon process to finish its write
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` (empty) as 0600 if missing, and take group and other access from it if present.
+
+    SQLite gives ``-wal`` and ``-shm`` the database file's own mode, so a 0600 ``salon.db`` keeps them private too.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, FILE_MODE)
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
+            with contextlib.suppress(OSError):  # not the owner (a shared, read-only file): leave it be
+                os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+
+
+def _private_folder(folder: Path, tighten: bool) -> None:
+    """Create ``folder`` 0700; an existing one is tightened only where it is Salon's own (the default data folder),
+    since a folder named with --data-dir may be shared on purpose (its files are 0600 either way)."""
+    folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    if tighten and stat.S_IMODE(folder.stat().st_mode) & 0o077:
+        with contextlib.suppress(OSError):
+            folder.chmod(FOLDER_MODE)
 
 
 def connect(path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> sqlite3.Connection:
     """Open (creating if need be) and migrate the database at ``path``; a newer or damaged file is left as it is."""
+    from salon import locations
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_folder(path.parent, tighten=path.parent == locations.data_dir())
     except OSError as error:
         raise StoreError(
             f"cannot create the data folder {path.parent}: {error.strerror or error}. "
             "Choose another with --data-dir or data_dir in config.toml."
         ) from error
+    try:
+        private_file(path)
+        for suffix in _SIDE_FILES:
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                private_file(side)
+    except OSError:
+        pass  # read-only or not ours: SQLite's own error below says what the user can do
     with translated(path):
         # Autocommit: every write opens its own BEGIN IMMEDIATE, so no read silently grows into a write
         # transaction that a second process could make fail with SQLITE_BUSY despite the busy timeout.
@@ -52,6 +91,7 @@ def _backup(conn: sqlite3.Connection, path: Path, version: int) -> None:
     target = path.with_name(f"{path.name}.v{version}.bak")
     if target.exists():
         return
+    private_file(target)
     copy = sqlite3.connect(target)
     try:
         conn.backup(copy)

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from salon.events import MessageStatus
+from salon.ids import new_id
 from salon.providers.base import ChatMessage
 from salon.reply import Reply
 from salon.store.connection import DATABASE_NAME, connect, translated
-from salon.store.errors import ConversationNotFound, MessageNotFound, StoreError
-from salon.store.liveness import is_orphaned, writer_identity
+from salon.store.errors import ConversationNotFound, DatabaseGone, MessageNotFound, StoreError
+from salon.store.history import sent_to_model
+from salon.store.liveness import is_orphaned, status_as_read, writer_identity
 from salon.store.models import Conversation, SearchHit, StoredMessage
 from salon.store.redact import Redactor, secret_values
 from salon.store.search import fts_query
@@ -31,8 +33,12 @@ _MESSAGE_COLUMNS = ("id, conversation_id, role, text, thinking, agent_id, agent_
                     "finish_reason, error, created_at, seq, writer, checkpoint_at")
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def title_from(prompt: str) -> str:
@@ -58,6 +64,7 @@ class Store:
         self._now = now
         self._lock = threading.RLock()
         self._writer = writer_identity()
+        self._identity = _identity(path)
 
     @classmethod
     def open(cls, data_dir: Path, *, secrets: Iterable[str] | None = None,
@@ -98,6 +105,7 @@ class Store:
     def _write(self) -> Iterator[sqlite3.Connection]:
         # IMMEDIATE takes the write lock up front, so the busy timeout covers a second process's writes.
         with self._lock, translated(self.path):
+            self._check_still_there()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -105,6 +113,14 @@ class Store:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def _check_still_there(self) -> None:
+        """Refuse to write into a file that was deleted or replaced since it was opened.
+
+        SQLite would go on writing into the open, unlinked file and every word would vanish when Salon closes.
+        """
+        if self._identity is not None and _identity(self.path) != self._identity:
+            raise DatabaseGone(self.path)
 
     # -- conversations --------------------------------------------------------------------------------------
 
@@ -244,12 +260,11 @@ class Store:
         finished or was interrupted (failed replies are left out)."""
         with self._read() as conn:
             rows = conn.execute("SELECT role, text, status, writer, checkpoint_at FROM messages "
-                                "WHERE conversation_id = ? AND (role = 'user' OR (text != '' AND status IN "
-                                "('complete', 'interrupted', 'streaming'))) ORDER BY seq",
+                                "WHERE conversation_id = ? AND status != 'failed' ORDER BY seq",
                                 (conversation_id,)).fetchall()
         now = self._now()
         return [ChatMessage(role, text) for role, text, status, writer, at in rows
-                if status != "streaming" or is_orphaned(writer, at, now)]
+                if sent_to_model(role, text, status_as_read(status, writer, at, now))]
 
     def delete_message(self, message_id: str) -> None:
         with self._write() as conn:
@@ -259,8 +274,7 @@ class Store:
     def _message(self, row: Sequence[Any], now: float) -> StoredMessage:
         *values, writer, checkpoint_at = row
         values[11] = bool(values[11])
-        if values[8] == "streaming" and is_orphaned(writer, checkpoint_at, now):
-            values[8] = "interrupted"
+        values[8] = status_as_read(values[8], writer, checkpoint_at, now)
         return StoredMessage(*values)
 
     # -- replies, as a Recorder writes them -----------------------------------------------------------------

@@ -36,3 +36,12 @@ class DatabaseTooNew(StoreError):
             "It was left untouched: upgrade Salon, or use --data-dir to keep this version's conversations "
             "elsewhere."
         )
+
+
+class DatabaseGone(StoreError):
+    """The database file was deleted or replaced while Salon had it open."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"{path} was deleted or replaced while Salon was running, so nothing more is saved in "
+                         "it; restart Salon to start a new one")

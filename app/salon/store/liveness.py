@@ -46,6 +46,11 @@ def is_orphaned(writer: str | None, checkpoint_at: float | None, now: float) -> 
     return not _process_exists(int(pid))
 
 
+def status_as_read(status: str, writer: str | None, checkpoint_at: float | None, now: float) -> str:
+    """A reply left ``streaming`` by a writer that is gone reads as interrupted."""
+    return "interrupted" if status == "streaming" and is_orphaned(writer, checkpoint_at, now) else status
+
+
 def _process_exists(pid: int) -> bool:
     if os.name != "posix":
         return True  # os.kill on Windows would terminate the process: rely on STALE_AFTER there

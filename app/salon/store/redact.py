@@ -1,9 +1,11 @@
 """Keeping secrets out of the database: every text the store writes passes through a :class:`Redactor` first.
 
-The secrets are the values of environment variables whose names say they hold one, the variables that
-``config.toml`` names in ``api_key_env``, and provider header values (``Authorization = "Bearer …"``). A key can
-reach a conversation through a provider's error message, an echoed prompt or a pasted command; none of those
-ends up on disk.
+The secrets are credentials, not every value whose variable has a suspicious name: the variables that
+``config.toml`` names in ``api_key_env``, provider header values (``Authorization = "Bearer …"``), a password in
+the Ollama host's URL, and environment values shaped like keys (a known key prefix such as ``sk-`` or ``ghp_``, or
+a token-like value in a variable named like a key). ``PASSWORD_STORE_DIR=/home/alice/.password-store`` is a path,
+so a prompt that mentions it is kept as typed. A key can reach a conversation through a provider's error message,
+an echoed prompt or a pasted command; none of those ends up on disk.
 """
 
 from __future__ import annotations
@@ -21,11 +23,32 @@ MIN_SECRET_LENGTH = 8  # shorter values are too likely to be ordinary words
 _SECRET_NAME = re.compile(r"api_?key|_key$|^key$|token|secret|passw|credential|private|auth_?header",
                           re.IGNORECASE)
 _SCHEMES = re.compile(r"^(?:bearer|basic|token)\s+", re.IGNORECASE)
+# Prefixes real providers give their keys and tokens; a value starting so is a credential whatever its name.
+KEY_PREFIXES = re.compile(
+    r"^(?:sk|pk|rk)[-_]|^sk-ant-|^gsk_|^gh[pousr]_|^github_pat_|^xox[abprs]-|^AIza|^hf_|^AKIA|^ASIA|^ya29\."
+    r"|^(?:bearer|basic|token)\s+\S"
+    r"|^eyJ[\w-]+\.[\w-]+",  # a JWT
+    re.IGNORECASE)
+_TOKEN_LIKE = re.compile(r"\S+")
+
+
+def looks_like_key(value: str) -> bool:
+    """A value with a provider's key prefix."""
+    return bool(KEY_PREFIXES.search(value.strip()))
+
+
+def _token_like(value: str) -> bool:
+    """One opaque word: no spaces, not a path (``/…``, ``~/…``, ``./…``), not a URL, not a list of paths."""
+    value = value.strip()
+    if not _TOKEN_LIKE.fullmatch(value) or "://" in value:
+        return False
+    return not value.startswith(("/", "~", "./", "../")) and ":/" not in value
 
 
 def secret_values(config: Config | None = None, environ: Mapping[str, str] | None = None) -> set[str]:
     environ = os.environ if environ is None else environ
-    named: set[str] = {name for name in environ if _SECRET_NAME.search(name)}
+    named: set[str] = {name for name, value in environ.items()
+                       if looks_like_key(value) or (_SECRET_NAME.search(name) and _token_like(value))}
     values: set[str] = set()
     if config is not None:
         for settings in config.providers.values():
@@ -36,8 +59,19 @@ def secret_values(config: Config | None = None, environ: Mapping[str, str] | Non
                 values.add(_SCHEMES.sub("", value))
             if key := getattr(settings, "api_key", None):  # should config ever hold keys itself
                 values.add(str(key))
+        values.update(_host_password(config))
     values.update(environ[name] for name in named if name in environ)
     return {value.strip() for value in values if len(value.strip()) >= MIN_SECRET_LENGTH}
+
+
+def _host_password(config: Config) -> list[str]:
+    from salon.config import HostError, ollama_endpoint
+
+    try:
+        password = ollama_endpoint(config).password
+    except HostError:
+        return []
+    return [password] if password else []
 
 
 class Redactor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import Iterable
 from contextlib import suppress
@@ -18,6 +19,7 @@ from salon.tui.rendering import Palette
 from salon.tui.services import Clock, Services
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
     from textual.screen import Screen
 
     from salon.api import Session
@@ -54,7 +56,7 @@ class SalonApp(PreferencesMixin, App[int]):
             session = Session()
         config = session.config
         self.session = session
-        self.agent = session.agent(agent_id or config.default_agent)
+        self.agent = session.agent(agent_id)
         self.model = model
         self.data_dir = data_dir or config.resolved_data_dir()
         self._open_store = open_store
@@ -64,6 +66,8 @@ class SalonApp(PreferencesMixin, App[int]):
         if frame_interval is not None:
             self.services.frame_interval = frame_interval
         self._startup_warnings = [*config.warnings, *(str(e) for e in session.catalog.errors)]
+        if agent_id is None and session.default_agent_warning:
+            self._startup_warnings.append(session.default_agent_warning)
         self._install_themes(config.theme)
 
     def _install_themes(self, selected: str) -> None:
@@ -73,6 +77,18 @@ class SalonApp(PreferencesMixin, App[int]):
             self._startup_warnings += load_themes().install(self, selected)
         except Exception as error:  # a broken theme folder must not keep the chat from opening
             self._startup_warnings.append(f"themes: {error}")
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification, whoever raises it, as plain text.
+
+        They quote what Salon does not control (an agent's name, a server's error, a file's contents, a
+        conversation's title): read as markup, ``[/]`` crashed the app and ``[@click=…]`` ran an action.
+        """
+        from salon.tui.plain import safe_text
+
+        super().notify(safe_text(message), title=safe_text(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     def get_css_variables(self) -> dict[str, str]:
         from salon.themes import with_salon_variables
@@ -91,6 +107,7 @@ class SalonApp(PreferencesMixin, App[int]):
         return ChatScreen(self.services, self.agent, self.model, show_conversations=show)
 
     def on_mount(self) -> None:
+        self._handle_signals()
         self._update_palette()
         self.theme_changed_signal.subscribe(self, lambda _theme: self._theme_changed())
         self._startup_warnings += self.install_user_keymap()
@@ -158,7 +175,25 @@ class SalonApp(PreferencesMixin, App[int]):
 
     # -- closing ---------------------------------------------------------------------------------------------
 
+    _SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+    def _handle_signals(self) -> None:
+        """SIGTERM (a shutdown, `kill`) and SIGHUP (the terminal closed) end the app as a quit does: the partial
+        reply saved as interrupted and the terminal restored (alternate screen left, mouse off, cursor shown), then
+        exit 128 + the signal's number, as a process killed by it would report."""
+        loop = asyncio.get_running_loop()
+        for signum in self._SIGNALS:
+            with suppress(NotImplementedError, RuntimeError, ValueError):  # not on this platform or thread
+                loop.add_signal_handler(signum, self._signalled, signum)
+
+    def _signalled(self, signum: int) -> None:
+        self.call_later(self.close_all, 128 + signum)
+
     async def action_quit(self) -> None:
+        await self.close_all(0)
+
+    async def close_all(self, code: int) -> None:
+        """Stop every streaming reply (saved as interrupted, within :data:`QUIT_GRACE`) and exit with ``code``."""
         # Replies still streaming end as interrupted, with their text saved, before the app goes.
         try:
             chat = self.chat_screen
@@ -168,9 +203,13 @@ class SalonApp(PreferencesMixin, App[int]):
         if any(stopped):
             with suppress(TimeoutError):
                 await asyncio.wait_for(self.workers.wait_for_complete(), QUIT_GRACE)
-        self.exit(0)
+        self.exit(code, return_code=code)
 
     async def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self._SIGNALS:  # the loop may outlive the app (tests run several on one)
+            with suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
         await self.session.aclose()
         if self.services.store is not None:
             self.services.store.close()
@@ -188,7 +227,8 @@ def launch(agent_id: str | None = None, model: str | None = None, data_dir: Path
     from salon.api import Session
 
     session = Session()
-    session.agent(agent_id or session.config.default_agent)  # an unknown agent fails here, before any window
+    session.agent(agent_id)  # an unknown agent fails here, before any window
+    session.config.resolved_ollama_host()  # and so does a malformed OLLAMA_HOST, as one line naming it
     app = SalonApp(session, agent_id=agent_id, model=model, data_dir=data_dir)
     app.run()
     return app.return_code or 0

@@ -6,16 +6,16 @@ The view asks this object, never SQLite, so the chat works the same whether or n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import count
 from typing import TYPE_CHECKING
 
+from salon.api import ChatMessage
 from salon.events import MessageCompleted
-from salon.providers import ChatMessage
 from salon.tui.records import MessageRecord
 
 if TYPE_CHECKING:
-    from salon.store import Recorder, Store
+    from salon.store import Exchange, Store, StoreError
 
 
 class ConversationData:
@@ -36,6 +36,23 @@ class ConversationData:
     def saved(self) -> bool:
         return self.store is not None
 
+    def keep_in_memory(self) -> None:
+        """Saving failed (a read-only or deleted database): go on in memory from what the store holds of this
+        conversation, so the chat continues and nothing on screen is lost. A reply still streaming is left out: it
+        arrives whole when it completes."""
+        store, conversation_id = self.store, self.conversation_id
+        if store is None:
+            return
+        records: list[MessageRecord] = []
+        if conversation_id is not None:
+            try:
+                records = [MessageRecord.from_stored(m) for m in store.messages(conversation_id)
+                           if m.status != "streaming"]
+            except Exception:  # unreadable too: what is on screen stays there, only the history starts afresh
+                records = []
+        self._memory = records
+        self.store = None
+
     # -- reading ---------------------------------------------------------------------------------------------
 
     def count(self) -> int:
@@ -54,11 +71,12 @@ class ConversationData:
                 for m in self.store.messages(self.conversation_id, offset=offset, limit=limit)]
 
     def history(self) -> list[ChatMessage]:
-        """What the model is sent: prompts, and replies with text that completed or were interrupted."""
+        """What the model is sent (the store's one rule, :func:`salon.store.history.sent_to_model`)."""
         if self.store is not None and self.conversation_id is not None:
             return self.store.history(self.conversation_id)
-        return [ChatMessage(r.role, r.text) for r in self._memory
-                if r.role == "user" or (r.text and r.status in ("complete", "interrupted"))]
+        from salon.store.history import sent_to_model  # not at import: the window opens before the store loads
+
+        return [ChatMessage(r.role, r.text) for r in self._memory if sent_to_model(r.role, r.text, r.status)]
 
     def last_exchange(self, window: int = 50) -> tuple[MessageRecord | None, list[MessageRecord]]:
         """The last prompt and the replies after it (a multi-step agent writes several)."""
@@ -71,27 +89,26 @@ class ConversationData:
 
     # -- writing ---------------------------------------------------------------------------------------------
 
-    def add_user(self, text: str) -> MessageRecord:
-        """Keep the prompt (in the store: committed) before it is sent."""
+    def exchange(self, on_stop: Callable[[StoreError], None]) -> Exchange:
+        """The exchange that saves the next prompt and run (saving nothing while no store is open)."""
+        from salon.store import Exchange
+
+        return Exchange(self.store, self.conversation_id, agent_id=self.agent_id, model=self.model, on_stop=on_stop)
+
+    def add_user(self, text: str, exchange: Exchange) -> MessageRecord:
+        """Keep the prompt (in the store, through ``exchange``: committed) before it is sent."""
         if self.store is None:
             record = MessageRecord.user(f"mem_{next(self._ids)}", text)
             self._memory.append(record)
             return record
-        if self.conversation_id is None:
-            conversation = self.store.create_conversation(self.agent_id, model=self.model)
-            self.conversation_id = conversation.id
-        stored = self.store.add_user_message(self.conversation_id, text)
+        stored = exchange.write_prompt(text)
+        self.conversation_id = exchange.conversation_id
         if not self.title:
-            self.title = self.store.conversation(self.conversation_id).title
+            self.title = self.store.conversation(stored.conversation_id).title
         return MessageRecord.from_stored(stored)
 
-    def recorder(self) -> Recorder | None:
-        if self.store is None or self.conversation_id is None:
-            return None
-        return self.store.recorder(self.conversation_id)
-
     def completed(self, event: MessageCompleted) -> MessageRecord:
-        """A reply finished (the recorder has stored it already when there is a store)."""
+        """A reply finished (the exchange has stored it already when there is a store)."""
         record = MessageRecord.from_event(event)
         if self.store is None:
             self._memory.append(record)

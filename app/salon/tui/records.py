@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from salon.events import MessageCompleted, MessageStatus
-from salon.reply import shown_rate
+from salon.refs import bare_model
+from salon.reply import Usage, shown_rate
 
 Role = Literal["user", "assistant"]
 
@@ -59,11 +60,8 @@ class MessageRecord:
 
 
 def model_label(model: str | None) -> str:
-    """``ollama/llama3.2:latest`` → ``llama3.2``: the provider prefix and Ollama's default tag say nothing."""
-    if not model:
-        return "?"
-    name = model.split("/", 1)[1] if model.startswith(("ollama/", "ollama_chat/")) else model
-    return name.removesuffix(":latest")
+    """``ollama/llama3.2:latest`` → ``llama3.2`` (see :func:`salon.refs.bare_model`); ``?`` when unknown."""
+    return bare_model(model) if model else "?"
 
 
 def estimated_out(tokens: int) -> str:
@@ -79,8 +77,7 @@ def footer_text(record: MessageRecord) -> str:
     """
     parts = [record.agent_name or record.agent_id or "assistant", model_label(record.model)]
     if record.input_tokens is not None or record.output_tokens is not None:
-        tokens = f"{_count(record.input_tokens)} in / {_count(record.output_tokens)} out"
-        parts.append(tokens + (" (estimated)" if record.usage_estimated else ""))
+        parts.append(Usage(record.input_tokens, record.output_tokens, record.usage_estimated).describe())
     elif record.chunks:
         parts.append(estimated_out(record.chunks))
     if rate := shown_rate(record.tokens_per_second, record.duration):
@@ -89,6 +86,3 @@ def footer_text(record: MessageRecord) -> str:
         parts.append(f"{record.duration:.1f} s")
     return " · ".join(parts)
 
-
-def _count(value: int | None) -> str:
-    return "?" if value is None else f"{value:,}"

@@ -1,35 +1,26 @@
 """Turning model text into what the terminal shows: safe characters, themed Rich Markdown, cached per width.
 
 A finished message is one light widget holding :class:`MarkdownRender` (a Rich renderable), not a tree of Textual
-``Markdown`` block widgets: a long history of those costs seconds to mount and hundreds of MB (FIELD-NOTES).
-Textual asks a Rich renderable for its height and then for its lines, at every layout; the cache here makes both
-one render per width and theme.
+``Markdown`` block widgets: a long history of those costs seconds to mount and hundreds of MB (measured in
+docs/performance.md). Textual asks a Rich renderable for its height and then for its lines, at every layout; the
+cache here makes both one render per width and theme.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 
 if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
     from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.markdown import Markdown
     from rich.measure import Measurement
     from rich.theme import Theme as RichTheme
 
-
-def _control_pictures() -> dict[int, str]:
-    # A model's text reaches the terminal as characters: an ESC or a C1 byte would be a terminal command, so every
-    # control character except newline and tab is shown as its Unicode picture (ESC → ␛) instead.
-    table = {code: chr(0x2400 + code) for code in range(0x20) if code not in (0x09, 0x0A)}
-    table[0x7F] = "\u2421"
-    table.update({code: "\ufffd" for code in range(0x80, 0xA0)})
-    return table
-
-
-_SAFE = _control_pictures()
 
 CHUNK_SIZE = 2000
 """Characters of Markdown rendered in one piece when a long reply is drawn whole."""
@@ -41,11 +32,27 @@ Without the cut, one huge paragraph (a model that never writes a blank line) is 
 a live reply re-parses all of it at every frame: a 1 MB reply froze the screen for seconds."""
 
 
-def safe_text(text: str) -> str:
-    """``text`` with control characters made visible; Windows line ends become plain newlines."""
-    if "\r\n" in text:
-        text = text.replace("\r\n", "\n")
-    return text.translate(_SAFE)
+@cache
+def markdown_parser() -> MarkdownIt:
+    """The one Markdown parser for replies: Rich's (CommonMark, tables, strikethrough) with raw HTML turned off.
+
+    Rich drops HTML tokens, so with HTML on, ``Vec<String>`` showed as ``Vec`` and a ``<details>`` block vanished.
+    Off, a tag is text like any other. Splitting a reply into blocks uses the same parser, or a block boundary of
+    one parse (an HTML block ends at a blank line) could fall inside a block of the other (a code fence).
+    """
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable(["strikethrough", "table"])
+
+
+def literal_markdown(text: str, code_theme: str) -> Markdown:
+    """A Rich ``Markdown`` of ``text`` parsed by :func:`markdown_parser`, so what looks like HTML stays text."""
+    from rich.markdown import Markdown
+
+    markdown = Markdown("", code_theme=code_theme, hyperlinks=False)
+    markdown.markup = text
+    markdown.parsed = markdown_parser().parse(text)
+    return markdown
 
 
 def rich_markdown_theme(variables: Mapping[str, str], dark: bool) -> RichTheme:
@@ -152,9 +159,7 @@ class MarkdownRender(_LinesRenderable):
         for cached_key, rendered in self._cache:
             if cached_key == key:
                 return rendered
-        from rich.markdown import Markdown
-
-        markdown = Markdown(self.text, code_theme=self._palette.code_theme, hyperlinks=False)
+        markdown = literal_markdown(self.text, self._palette.code_theme)
         console.push_theme(self._palette.rich_theme)
         try:
             options = console.options.update(width=width, height=None, highlight=False)
@@ -303,11 +308,6 @@ def _blank(line: list[Segment]) -> bool:
     return all(not segment.text.strip() and not (segment.style and segment.style.bgcolor) for segment in line)
 
 
-def split_blocks(text: str, size: int = CHUNK_SIZE) -> list[str]:
-    """``text`` cut at top-level Markdown block boundaries into pieces of at least ``size`` characters."""
-    return [chunk for chunk, _ in split_parts(text, size)]
-
-
 def split_parts(text: str, size: int = CHUNK_SIZE) -> list[tuple[str, bool]]:
     """``text`` in pieces of at least ``size`` characters, each with whether it continues the previous one's paragraph.
 
@@ -316,10 +316,10 @@ def split_parts(text: str, size: int = CHUNK_SIZE) -> list[tuple[str, bool]]:
     """
     if len(text) <= size:
         return [(text, False)] if text else []
-    from markdown_it import MarkdownIt
+    from salon.tui.settling import paragraph_cut
 
     kinds: dict[int, str] = {}
-    for token in MarkdownIt("gfm-like").parse(text):
+    for token in markdown_parser().parse(text):
         if token.level == 0 and token.map is not None and token.nesting >= 0:
             kinds.setdefault(token.map[0], token.type)
     starts = sorted(kinds)
@@ -350,49 +350,6 @@ def split_parts(text: str, size: int = CHUNK_SIZE) -> list[tuple[str, bool]]:
     if current:
         parts.append(("".join(current), False))
     return parts
-
-
-_UNSAFE_LINE_START = re.compile(r"\s|\d{1,9}[.)]|[-+*>#=`~|<\[!_]")
-"""What a line of a paragraph must not begin with to start a piece of its own: at the start of a text it could
-open a list, a quote, a heading, a code block or a table, or close a setext heading, instead of going on as prose."""
-
-
-def paragraph_cut(block: str, at_least: int = CHUNK_SIZE) -> int:
-    """Where a long paragraph may be cut (just after a newline, at least ``at_least`` in); 0 when nowhere safe.
-
-    The next piece must read as prose when parsed alone (see ``_UNSAFE_LINE_START``). The cut changes the drawing
-    only in that the wrapped line ends at the cut; an emphasis or link spanning the cut loses its styling.
-    """
-    offset = at_least
-    while True:
-        newline = block.find("\n", offset)
-        if newline < 0 or newline + 1 >= len(block):
-            return 0
-        start = newline + 1
-        if not _UNSAFE_LINE_START.match(block, start) and block[start] != "\n":
-            return start
-        offset = start
-
-
-def settle_point(source: str) -> int:
-    """Where the last top-level Markdown block of ``source`` begins (0 when there is only one).
-
-    Everything before it is finished: text still to come can only extend or change that last block. A fenced
-    code block or a list is one block, however long, so a reply inside one is never cut in the middle.
-    """
-    from markdown_it import MarkdownIt
-
-    tokens = MarkdownIt("gfm-like").parse(source)
-    last = max((t.map[0] for t in tokens if t.level == 0 and t.map is not None and t.nesting >= 0), default=0)
-    if last == 0:
-        return 0
-    offset = 0
-    for _ in range(last):
-        newline = source.find("\n", offset)
-        if newline < 0:
-            return 0
-        offset = newline + 1
-    return offset
 
 
 def code_blocks(text: str) -> list[str]:

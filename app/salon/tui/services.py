@@ -11,8 +11,7 @@ from salon.tui.rendering import Palette
 
 if TYPE_CHECKING:
     from salon.agents import Agent
-    from salon.api import Session
-    from salon.providers import ChatMessage
+    from salon.api import ChatMessage, Session
     from salon.runner import Run
     from salon.store import Store
 

@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from salon.tui.rendering import safe_text
+from salon.tui.plain import safe_text
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult

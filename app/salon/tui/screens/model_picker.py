@@ -11,8 +11,7 @@ from salon.errors import SalonError
 from salon.tui.screens.picker import Choice, PickerScreen
 
 if TYPE_CHECKING:
-    from salon.providers import ModelInfo, Provider
-    from salon.providers.ollama import OllamaProvider
+    from salon.api import ModelInfo, Session
 
 AGENT_DEFAULT = "\x00agent-default"
 """The value of the entry that clears the override (no model ref can contain a NUL)."""
@@ -39,35 +38,32 @@ def model_choices(models: list[ModelInfo], current: str | None, agent_models: st
 class ModelPicker(PickerScreen):
     """Returns a model ref (``ollama/…``), :data:`AGENT_DEFAULT`, or None."""
 
-    def __init__(self, provider: OllamaProvider, current: str | None, agent_models: str,
-                 cloud: Provider | None = None) -> None:
+    def __init__(self, session: Session, current: str | None, agent_models: str) -> None:
         super().__init__("Switch model — this conversation's next replies use it", placeholder="Search models",
                          id="model-picker")
-        self.provider = provider
+        self.session = session
         self.current = current
         self.agent_models = agent_models
-        self.cloud = cloud
         self.cloud_models: list[ModelInfo] = []
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.set_choices(model_choices([], self.current, self.agent_models), f"Asking {self.provider.host}…")
+        self.set_choices(model_choices([], self.current, self.agent_models), f"Asking {self.session.host}…")
         self.load()
 
     @work(exclusive=True, group="models")
     async def load(self) -> None:
-        if self.cloud is not None:
-            try:
-                self.cloud_models = await self.cloud.list_models()
-            except SalonError as error:
-                self.notify(str(error), severity="warning")
-            if self.cloud_models:
-                self.set_choices(model_choices([], self.current, self.agent_models, self.cloud_models),
-                                 f"Asking {self.provider.host}…")
         try:
-            models = await self.provider.list_models()
+            self.cloud_models = await self.session.configured_models()
+        except SalonError as error:
+            self.notify(str(error), severity="warning")
+        if self.cloud_models:
+            self.set_choices(model_choices([], self.current, self.agent_models, self.cloud_models),
+                             f"Asking {self.session.host}…")
+        try:
+            models = await self.session.host_models()
         except SalonError as error:
             self.set_choices(model_choices([], self.current, self.agent_models, self.cloud_models), str(error))
             return
-        note = "" if models else f"{self.provider.host} has no models yet: `ollama pull llama3.2` adds one."
+        note = "" if models else f"{self.session.host} has no models yet: `ollama pull llama3.2` adds one."
         self.set_choices(model_choices(models, self.current, self.agent_models, self.cloud_models), note)

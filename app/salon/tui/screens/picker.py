@@ -13,10 +13,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from salon.tui.rendering import safe_text
+from salon.tui.plain import PlainInput, highlighted, plain, safe_text
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
+    from textual.fuzzy import Matcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ class PickerScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Content(self.title_text), classes="dialog-title")
-            yield Input(placeholder=self._placeholder, id="query")
+            yield PlainInput(placeholder=self._placeholder, id="query")
             yield OptionList(id="choices")
             yield Static(classes="dialog-note", id="note")
 
@@ -66,7 +67,7 @@ class PickerScreen(ModalScreen[str | None]):
 
     def set_note(self, note: str) -> None:
         notice = self.query_one("#note", Static)
-        notice.update(Content(note))
+        notice.update(plain(note))
         notice.display = bool(note)
 
     def refill(self, query: str) -> None:
@@ -92,10 +93,8 @@ class PickerScreen(ModalScreen[str | None]):
             options.highlighted = 0 if query else current
 
     @staticmethod
-    def _option(choice: Choice, matcher: object) -> Option:
-        label = Content(safe_text(choice.label))
-        if matcher is not None:
-            label = matcher.highlight(safe_text(choice.label))  # type: ignore[attr-defined]
+    def _option(choice: Choice, matcher: Matcher | None) -> Option:
+        label = plain(choice.label) if matcher is None else highlighted(choice.label, matcher)
         mark = Content.styled("● ", "$accent") if choice.current else Content("  ")
         prompt = Content.assemble(mark, label.stylize("bold"))
         if choice.detail:

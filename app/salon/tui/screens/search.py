@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from salon.tui.rendering import safe_text
+from salon.tui.plain import PlainInput, plain, safe_text
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -55,7 +55,7 @@ class SearchScreen(ModalScreen["SearchHit | None"]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Content("Search every conversation"), classes="dialog-title")
-            yield Input(placeholder='Words to find ("an exact phrase" in quotes)', id="query")
+            yield PlainInput(placeholder='Words to find ("an exact phrase" in quotes)', id="query")
             yield OptionList(id="hits")
             yield Static(classes="dialog-note", id="note")
 
@@ -68,7 +68,7 @@ class SearchScreen(ModalScreen["SearchHit | None"]):
 
     def _note(self, text: str) -> None:
         note = self.query_one("#note", Static)
-        note.update(Content(text))
+        note.update(plain(text))
         note.display = bool(text)
 
     def on_input_changed(self, event: Input.Changed) -> None:

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static, Switch
 
 from salon.settings import SETTINGS, Setting
+from salon.tui.plain import PlainInput, plain
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -49,6 +50,13 @@ def parse_value(item: Setting, raw: Any) -> tuple[Any, str | None]:
         if seconds <= 0:
             return None, f"{LABELS.get(item.key, item.key)}: must be more than 0 seconds"
         return seconds, None
+    if item.key == "ollama.host":
+        from salon.config import HostError, parse_host
+
+        try:
+            parse_host(text, LABELS.get(item.key, item.key))
+        except HostError as error:
+            return None, str(error)
     return text, None
 
 
@@ -102,12 +110,13 @@ class SettingsScreen(ModalScreen[dict[str, Any] | None]):
             return Switch(bool(value if value is not None else item.default), id=field_id(item.key))
         if item.kind in ("theme", "agent"):
             names = self.themes if item.kind == "theme" else self.agents
-            options = [(name, name) for name in dict.fromkeys([*names, *([value] if value else [])])]
+            # Names come from files and config.toml: shown as they are, never read as markup.
+            options = [(plain(name), name) for name in dict.fromkeys([*names, *([value] if value else [])])]
             return Select(options, value=value if value in dict(options) else Select.BLANK, allow_blank=False,
                           id=field_id(item.key))
         shown = "" if value is None else str(value)
         placeholder = "default" if item.default is None else f"default: {item.default}"
-        return Input(shown, placeholder=placeholder, id=field_id(item.key))
+        return PlainInput(shown, placeholder=placeholder, id=field_id(item.key))
 
     def on_mount(self) -> None:
         self.query_one(f"#{field_id(SETTINGS[0].key)}").focus()
@@ -132,7 +141,7 @@ class SettingsScreen(ModalScreen[dict[str, Any] | None]):
 
     def _note(self, text: str, error: bool = False) -> None:
         note = self.query_one("#settings-note", Static)
-        note.update(Content(text))
+        note.update(plain(text))
         note.set_class(error, "-error")
 
     @on(Button.Pressed, "#save")

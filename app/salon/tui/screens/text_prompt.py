@@ -10,6 +10,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from salon.tui.plain import PlainInput
+
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
@@ -28,7 +30,7 @@ class TextPrompt(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Content(self.title_text), classes="dialog-title")
-            yield Input(self.value, placeholder=self.placeholder, id="answer")
+            yield PlainInput(self.value, placeholder=self.placeholder, id="answer")
             yield Static(Content("Enter saves · Esc cancels"), classes="dialog-note")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

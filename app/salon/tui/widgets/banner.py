@@ -5,12 +5,14 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from salon.tui.rendering import safe_text
+from salon.errors import ServerUnreachable
+from salon.tui.plain import safe_text
 
 
 def unreachable_text(host: str) -> str:
-    return (f"Cannot reach Ollama at {host}. Start it with `ollama serve` (or set OLLAMA_HOST / [ollama] host "
-            "in config.toml). Your prompt stays in the box below; press Enter to try again.")
+    """The error ``salon ask`` prints for an Ollama that does not answer, and what the chat keeps meanwhile."""
+    said = str(ServerUnreachable(host))
+    return f"{said[:1].upper()}{said[1:]} Your prompt stays in the box below; press Enter to try again."
 
 
 class Banner(Static):

@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 
 from salon.tui.records import MessageRecord
-from salon.tui.widgets.message import LiveMessage, MessageBox, UserMessage
+from salon.tui.widgets.message import MessageBox, UserMessage
 from salon.tui.widgets.welcome import Welcome
 
 if TYPE_CHECKING:
@@ -343,6 +343,3 @@ class ChatLog(VerticalScroll, can_focus=True):
                 self._start, self._end = 0, len(records)
                 await self.mount_all([self._factory(r) for r in records])
         self.scroll_home(animate=False, immediate=True)
-
-    def live_messages(self) -> list[LiveMessage]:
-        return [child for child in self.children if isinstance(child, LiveMessage)]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from textual.containers import Vertical
 from textual.message import Message
 
+from salon.errors import ModelNotFound, ProviderError, ServerUnreachable
 from salon.events import MessageCompleted, MessageCreated, MessageDelta, RunFailed
 from salon.tui.records import MessageRecord
 from salon.tui.widgets.chat_log import ChatLog
@@ -24,14 +25,14 @@ if TYPE_CHECKING:
 
     from salon.agents import Agent
     from salon.runner import Run
-    from salon.store import Recorder
+    from salon.store import Exchange
     from salon.tui.conversation import ConversationData
     from salon.tui.services import Services
 
 YIELD_EVERY = 0.01
 """Seconds of back-to-back events after which the reply worker lets the rest of the app run."""
 
-UNDO_ON_FAILURE = ("ServerUnreachable", "ModelNotFound")
+UNDO_ON_FAILURE: tuple[type[ProviderError], ...] = (ServerUnreachable, ModelNotFound)
 """Failures before any text where the prompt goes back to the composer instead of staying as a failed exchange."""
 
 
@@ -49,10 +50,9 @@ class ChatView(Vertical):
     class Failed(Message):
         """A run failed; the screen decides what to offer (a banner, a pull, a retry)."""
 
-        def __init__(self, view: ChatView, error_type: str, error: str, prompt: str | None) -> None:
+        def __init__(self, view: ChatView, error: ProviderError, prompt: str | None) -> None:
             super().__init__()
             self.view = view
-            self.error_type = error_type
             self.error = error
             self.prompt = prompt
             """The prompt handed back to the composer, when the exchange was undone."""
@@ -136,28 +136,32 @@ class ChatView(Vertical):
     async def _send(self, text: str, widget: UserMessage | None = None) -> bool:
         if widget is None:
             await self.chat_log.ensure_tail()
-        record = self._store_call(self.data.add_user, text)
-        if record is None:
-            if widget is not None:
-                widget.remove()
-            return False
+        exchange = self.data.exchange(self._keep_unsaved)
+        try:
+            record = self.data.add_user(text, exchange)
+        except Exception as error:  # a StoreError (read-only, deleted, full): chat on unsaved, and say so
+            if self.data.store is None:
+                raise
+            self._keep_unsaved(error)
+            exchange = self.data.exchange(self._keep_unsaved)
+            record = self.data.add_user(text, exchange)
         self.post_message(self.Changed(self))
         if widget is not None:
             self.chat_log.adopt(widget, record)
         else:
             await self.chat_log.append(UserMessage(record))
         self.chat_log.stick_to_bottom()
-        self._launch()
+        self._launch(exchange)
         return True
 
-    def _launch(self) -> None:
+    def _launch(self, exchange: Exchange) -> None:
         run = self.services.start_run(self.agent, self.model_override, self.data.history())
         self._run = run
         self.chat_log.keep_tail = True
         self.post_message(self.Busy(self, True))
         # Not exclusive: a view never starts a run while one is going (see busy), and cancelling a run is
         # run.cancel(), which keeps its partial text, never a worker cancel.
-        self.run_worker(self._consume(run), group="reply", exit_on_error=False, name=f"reply {run.id}")
+        self.run_worker(self._consume(run, exchange), group="reply", exit_on_error=False, name=f"reply {run.id}")
 
     def cancel(self) -> bool:
         """Stop the streaming reply (its partial text stays, marked interrupted); a queued prompt comes back."""
@@ -187,7 +191,7 @@ class ChatView(Vertical):
             return False
         await self._forget(replies)
         self.chat_log.stick_to_bottom()
-        self._launch()
+        self._launch(self.data.exchange(self._keep_unsaved))
         return True
 
     def last_prompt(self) -> MessageRecord | None:
@@ -234,16 +238,15 @@ class ChatView(Vertical):
 
     # -- the reply -------------------------------------------------------------------------------------------
 
-    async def _consume(self, run: Run) -> None:
-        recorder = self._store_call(self.data.recorder)
+    async def _consume(self, run: Run, exchange: Exchange) -> None:
         live: LiveMessage | None = None
         failure: RunFailed | None = None
         completed: list[MessageRecord] = []
         since_yield = perf_counter()
         try:
             async for event in run:
-                if recorder is not None:
-                    recorder = self._record(recorder, event)
+                # Saved before it is shown; a failing disk stops only the saving (see _keep_unsaved).
+                exchange.record(event)
                 if type(event) is MessageDelta:
                     # The hot path: one list append per token, nothing drawn.
                     if live is not None:
@@ -270,12 +273,11 @@ class ChatView(Vertical):
                 elif isinstance(event, RunFailed):
                     failure = event
         except asyncio.CancelledError:
-            # The view is going away (app closing): stop the provider too, and keep what the recorder has.
+            # The view is going away (app closing): stop the provider too, and keep what the exchange has.
             run.cancel()
             raise
         finally:
-            if recorder is not None:
-                self._store_call(recorder.flush)
+            exchange.finish()
             self._run = None
             self.chat_log.keep_tail = False
             self.post_message(self.Busy(self, False))
@@ -300,25 +302,17 @@ class ChatView(Vertical):
             part.lines(console, width)
             await asyncio.sleep(0)
 
-    def _record(self, recorder: Recorder, event: object) -> Recorder | None:
-        try:
-            recorder.handle(event)  # type: ignore[arg-type]
-        except Exception as error:  # a StoreError: the reply goes on, only saving stops
-            self._warn_store(error)
-            return None
-        return recorder
-
     async def _failed(self, failure: RunFailed, completed: list[MessageRecord]) -> None:
         prompt: str | None = None
         nothing_arrived = all(not r.text for r in completed)
-        if failure.error_type in UNDO_ON_FAILURE and nothing_arrived:
+        if isinstance(failure.exception, UNDO_ON_FAILURE) and nothing_arrived:
             # Nothing was said: undo the exchange so the prompt can go back to the composer without a duplicate.
             user, replies = self.data.last_exchange()
             if user is not None:
                 await self._forget([user, *replies])
                 prompt = user.text
                 self._drop_empty_conversation()
-        self.post_message(self.Failed(self, failure.error_type, failure.error, prompt))
+        self.post_message(self.Failed(self, failure.exception, prompt))
 
     def _drop_empty_conversation(self) -> None:
         store, conversation_id = self.data.store, self.data.conversation_id
@@ -339,7 +333,15 @@ class ChatView(Vertical):
             self._warn_store(error)
             return default
 
+    def _keep_unsaved(self, error: Exception) -> None:
+        """Saving failed: this conversation goes on in memory, and the status line says it is not being saved."""
+        self.data.keep_in_memory()
+        self.services.store_problem = str(error)
+        self._warn_store(error)
+        self.post_message(self.Changed(self))
+
     def _warn_store(self, error: Exception) -> None:
         if not self._store_warned:
             self._store_warned = True
-            self.notify(f"Saving failed: {error}", title="Conversation not saved", severity="error", timeout=10)
+            self.notify(f"Saving failed: {error}\nThe chat goes on; this conversation is kept until Salon closes, "
+                        "not saved.", title="Conversation not saved", severity="error", timeout=10)

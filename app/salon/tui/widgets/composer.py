@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
+
+from salon.tui.plain import editable
 
 if TYPE_CHECKING:
     from salon.tui.widgets.chat_log import ChatLog
@@ -68,6 +71,11 @@ class Composer(TextArea):
             self._replace_via_keyboard("\n", start, end)
             return
         await super()._on_key(event)
+
+    def get_line(self, line_index: int) -> Text:
+        # A prompt can come back from the database (↑ edits it) or be pasted: drawn with its control characters
+        # visible, one for one, so the cursor and selection offsets still match the text that is sent.
+        return Text(editable(self.document.get_line(line_index)), end="", no_wrap=True)
 
     def submission_done(self) -> None:
         """The screen has handled the last Submitted (accepted or refused): Enter sends again."""

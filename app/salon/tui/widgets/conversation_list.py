@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from salon.tui.rendering import safe_text
+from salon.tui.plain import plain, safe_text
 
 if TYPE_CHECKING:
     from salon.store import Conversation, Store
@@ -96,7 +96,7 @@ class ConversationList(OptionList):
             page = self.store.conversations(limit=PAGE, offset=len(self.conversations))
         except Exception as error:  # a StoreError: show it where the list would be
             self._exhausted = True
-            self.add_option(Option(Content(f"Cannot read conversations: {error}"), disabled=True))
+            self.add_option(Option(plain(f"Cannot read conversations: {error}"), disabled=True))
             return
         self._exhausted = len(page) < PAGE
         self.conversations.extend(page)

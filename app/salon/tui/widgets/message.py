@@ -22,17 +22,10 @@ from textual.widgets import Static
 from salon.events import MessageCreated
 from salon.reply import MIN_RATE_SECONDS
 from salon.tui.pacing import FASTEST, FramePacer
+from salon.tui.plain import plain, safe_text
 from salon.tui.records import MessageRecord, footer_text, model_label
-from salon.tui.rendering import (
-    LONG_BLOCK,
-    ChunkedMarkdown,
-    LiveMarkdown,
-    Palette,
-    code_blocks,
-    paragraph_cut,
-    safe_text,
-    settle_point,
-)
+from salon.tui.rendering import ChunkedMarkdown, LiveMarkdown, Palette, code_blocks
+from salon.tui.settling import LiveTail
 from salon.tui.widgets.markdown_body import MarkdownBody
 from salon.tui.widgets.progress import ProgressLine
 
@@ -44,9 +37,6 @@ Clock = Callable[[], float]
 
 FRAME_INTERVAL = FASTEST
 """Seconds between writes of a live reply to the screen at most: steady, whatever the token rate."""
-
-SETTLE_AT = 500
-"""Characters in the live Markdown after which its finished blocks are settled into the cached render."""
 
 THINKING_TAIL_LINES = 6
 """How much of the thinking a live reply shows: its last lines, so the cost per frame stays flat."""
@@ -102,8 +92,8 @@ class FinalMessage(MessageBox):
             self._markdown = ChunkedMarkdown.of(text, palette)
         self._markdown.palette = palette
         self._show_thinking = show_thinking
-        self.border_title = record.agent_name or record.agent_id or "Assistant"
-        self.border_subtitle = self._subtitle(record)
+        self.border_title = plain(record.agent_name or record.agent_id or "Assistant")
+        self.border_subtitle = plain(self._subtitle(record))
 
     @property
     def markdown(self) -> ChunkedMarkdown:
@@ -171,9 +161,7 @@ class LiveMessage(MessageBox):
         self._thinking: list[str] = []
         self._thinking_shown = 0
         self._text_parts: list[str] = []
-        self._tail: list[str] = []
-        self._tail_size = 0
-        self._checked_at = 0
+        self._tail = LiveTail()
         self._live = LiveMarkdown(self.settled)
         """The settled blocks and the tail after them (one chunk, replaced at each frame), drawn as one body."""
         self._live_body: MarkdownBody | None = None
@@ -184,8 +172,8 @@ class LiveMessage(MessageBox):
         self.frames = 0
         """How many times text was written to the screen (far fewer than deltas: that is the point)."""
         self.answer_started = False
-        self.border_title = created.agent_name
-        self.border_subtitle = f"{model_label(created.model)} · writing…"
+        self.border_title = plain(created.agent_name)
+        self.border_subtitle = plain(f"{model_label(created.model)} · writing…")
 
     # -- what the worker calls, once per delta: keep it to list appends ------------------------------------
 
@@ -271,41 +259,16 @@ class LiveMessage(MessageBox):
             self.post_message(self.Progress(self, self.rate()))
 
     async def _write(self, fragment: str) -> None:
-        self._tail.append(fragment)
-        self._tail_size += len(fragment)
-        # Checked again only once the tail has grown by a share of its size: a block that cannot be settled (a
-        # long code fence) is then parsed a bounded number of times, not once per frame.
-        if self._tail_size >= SETTLE_AT and self._tail_size - self._checked_at >= max(SETTLE_AT // 2,
-                                                                                     self._checked_at // 4):
-            tail = "".join(self._tail)
-            self._checked_at = self._tail_size
-            cut = settle_point(tail)
-            if cut:
-                await self._settle(tail[:cut], tail[cut:], open_paragraph=False)
-                return
-            if self._tail_size > LONG_BLOCK and (cut := self._paragraph_cut(tail)):
-                # One paragraph that keeps growing: its lines so far are settled, so the tail (and the render at
-                # every frame) stays small however long the paragraph gets.
-                await self._settle(tail[:cut], tail[cut:], open_paragraph=True)
-                return
+        settle = self._tail.add(fragment)
+        if settle is not None:
+            await self._settle(settle.done, settle.rest, open_paragraph=settle.open_paragraph)
+            return
         self._show_tail()
 
     def _show_tail(self) -> None:
-        tail = "".join(self._tail)
-        self._tail = [tail]
-        self._live.replace_tail(tail)
+        self._live.replace_tail(self._tail.text)
         if self._live_body is not None:
             self._live_body.changed()
-
-    @staticmethod
-    def _paragraph_cut(tail: str) -> int:
-        from markdown_it import MarkdownIt
-
-        blocks = [t for t in MarkdownIt("gfm-like").parse(tail) if t.level == 0 and t.nesting == 1]
-        if len(blocks) != 1 or blocks[0].type != "paragraph_open":
-            return 0
-        # Cut late, so what stays live is a small piece of the paragraph.
-        return paragraph_cut(tail, max(0, len(tail) - SETTLE_AT))
 
     async def _settle(self, done: str, rest: str, *, open_paragraph: bool) -> None:
         """Add finished blocks to the settled render; the tail goes on with what follows them."""
@@ -319,7 +282,7 @@ class LiveMessage(MessageBox):
                 await asyncio.sleep(0)
         if self._finished:
             return
-        self._tail, self._tail_size, self._checked_at = [rest], len(rest), 0
+        self._tail.restart(rest)
         self._show_tail()
 
     def set_palette(self, palette: Palette) -> None:

@@ -8,7 +8,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import ProgressBar, Static
 
-from salon.tui.rendering import safe_text
+from salon.tui.plain import safe_text
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult

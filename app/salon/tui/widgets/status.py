@@ -8,8 +8,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from salon.tui.plain import safe_text
 from salon.tui.records import model_label
-from salon.tui.rendering import safe_text
 
 Connection = Literal["unknown", "checking", "up", "down", "not used"]
 

@@ -6,8 +6,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from salon.agents import Agent
+from salon.tui.plain import safe_text
 from salon.tui.records import model_label
-from salon.tui.rendering import safe_text
 
 HINTS = "Enter sends · ctrl+t persona · ctrl+o model · esc stops a reply · ctrl+p commands · f1 keys"
 
@@ -28,7 +28,7 @@ class Welcome(Static):
         return Content.assemble(
             (safe_text(title), "bold $primary"), "\n\n",
             safe_text(description), "\n\n" if description else "",
-            (f"{personas} · {models}", "$text-muted"), "\n\n",
+            (safe_text(f"{personas} · {models}"), "$text-muted"), "\n\n",
             (HINTS, "$text-muted"),
         )
 

@@ -1,0 +1,78 @@
+"""The one tmux driver of the suite: a real terminal for the real ``salon`` command.
+
+Each driver runs its own tmux server (``-L``, no config file), so nobody's tmux is touched; the server, and so
+every session of it, gets exactly the environment given here.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+
+class Tmux:
+    """A tmux server of the test's own; each command runs in a named session of it."""
+
+    def __init__(self, env: dict[str, str], *, width: int = 120, height: int = 40,
+                 check: Callable[[str], None] | None = None) -> None:
+        self.socket = f"salon-test-{uuid.uuid4().hex[:8]}"
+        self.env = env
+        self.width, self.height = width, height
+        self._check = check
+        """Called with every screen read (e.g. to assert no secret is ever shown)."""
+
+    def tmux(self, *args: str) -> str:
+        done = subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args], capture_output=True,
+                              text=True, timeout=10, env=self.env)
+        if done.returncode:
+            raise AssertionError(f"tmux {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def start(self, session: str, command: list[str], cwd: Path | None = None) -> None:
+        # exec: the pane's process is the command itself, so its pid is the app's, not a shell's.
+        where = ["-c", str(cwd)] if cwd else []
+        self.tmux("new-session", "-d", "-s", session, "-x", str(self.width), "-y", str(self.height), *where,
+                  "exec " + shlex.join(command))
+
+    def screen(self, session: str) -> str:
+        text = self.tmux("capture-pane", "-p", "-t", session)
+        if self._check is not None:
+            self._check(text)
+        return text
+
+    def type(self, session: str, text: str) -> None:
+        self.tmux("send-keys", "-t", session, "-l", text)
+
+    def press(self, session: str, *keys: str) -> None:
+        self.tmux("send-keys", "-t", session, *keys)
+
+    def shows(self, session: str, *words: str) -> bool:
+        text = self.screen(session)
+        return all(word in text for word in words)
+
+    def wait_for(self, session: str, *words: str, condition: Callable[[str], bool] | None = None,
+                 timeout: float = 60.0, what: str = "") -> str:
+        """The screen once it shows every one of ``words`` (and satisfies ``condition``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen(session)
+            if all(word in text for word in words) and (condition is None or condition(text)):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what or words}; the screen shows:\n{text}")
+            time.sleep(0.1)
+
+    def alive(self, session: str) -> bool:
+        """Whether the session's command still runs (its session ends with it)."""
+        return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", session], capture_output=True,
+                              timeout=10, env=self.env).returncode == 0
+
+    def pid(self, session: str) -> int:
+        return int(self.tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10, env=self.env)
