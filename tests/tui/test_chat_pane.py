@@ -160,6 +160,21 @@ async def test_the_first_list_key_focuses_a_visible_list_instead_of_hiding_it(se
         assert app.focused is app.screen.query_one("#conversations")
 
 
+async def test_the_list_key_pressed_before_the_list_has_loaded_still_takes_you_to_it(server: OllamaServer, data_dir):
+    # A slow start, staged: the app's after-first-frame work (opening the database, which mounts the list) waits
+    # until the test lets it run, so the key surely comes first, as it did in a real terminal on a loaded machine.
+    app = make_app(server, data_dir)
+    slow_start = app.after_first_frame
+    app.after_first_frame = lambda: None  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+g")
+        assert not app.screen.query("#conversations")
+        slow_start()
+        await wait_for(pilot, lambda: app.screen.query("#conversations"), what="the list mounted")
+        await wait_for(pilot, lambda: app.focused is app.screen.query_one("#conversations"), what="the list focused")
+
+
 def test_message_counts_are_grammatical():
     from salon.tui.widgets.conversation_list import messages
 

@@ -71,6 +71,7 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
         self.models: list[ModelInfo] | None = None
         self._streaming: set[ChatView] = set()
         self._narrow = False
+        self._focus_list_when_mounted = False
 
     # -- layout ------------------------------------------------------------------------------------------------
 

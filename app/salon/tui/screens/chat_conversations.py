@@ -25,6 +25,7 @@ class Conversations:
     services: Services
     _show_conversations: bool
     _narrow: bool
+    _focus_list_when_mounted: bool
 
     def store_ready(self) -> None:
         """The store opened (or failed to): fresh conversations use it from now on, the list can load."""
@@ -33,8 +34,12 @@ class Conversations:
                 view.data.store = self.services.store
         from salon.tui.widgets.conversation_list import ConversationList
 
-        self.query_one("#sidebar").mount(ConversationList(self.services.store, self.view.data.conversation_id,
-                                                          id="conversations"))
+        listing = ConversationList(self.services.store, self.view.data.conversation_id, id="conversations")
+        self.query_one("#sidebar").mount(listing)
+        if self._focus_list_when_mounted and self.query_one("#sidebar").display:
+            # The list's key came before the list existed (a slow start): it still means "take me to the list".
+            self.call_after_refresh(listing.focus)
+        self._focus_list_when_mounted = False
         self._refresh_status()
 
     def reload_conversations(self) -> None:
@@ -58,6 +63,7 @@ class Conversations:
             return
         sidebar.display = not sidebar.display
         self._show_conversations = sidebar.display
+        self._focus_list_when_mounted = sidebar.display and not listing
         if sidebar.display and listing:
             listing.first().focus()
         else:
