@@ -339,8 +339,9 @@ async def test_an_unusable_database_leaves_the_chat_working_unsaved_and_says_so(
     app = fault_app(home, ollama_server.host)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
-        screen = shown(app)
-        assert "History unavailable" in screen and "damaged or not a Salon database" in screen
+        # The notice is posted once the store has failed to open, after the first frame: wait for it to be drawn.
+        await wait_for(pilot, lambda: "History unavailable" in shown(app), what="the history notice")
+        assert "damaged or not a Salon database" in shown(app)
         await send(app, pilot, "What is virtue?")
         await settle(app, pilot)
         assert [f.record.text for f in finals(app)] == [TEXT]

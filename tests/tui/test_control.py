@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from salon.tui.widgets import ChatLog, FinalMessage, LiveMessage, UserMessage
 from tests.servers.ollama import OllamaServer, Scripted
 from tests.tui.conftest import make_app, screen_text, send, settle, wait_for
@@ -77,7 +79,11 @@ async def test_a_third_prompt_while_one_is_queued_is_refused_and_kept(server: Ol
 
 
 async def test_two_conversations_stream_at_once(server: OllamaServer, data_dir):
-    server.script(Scripted(text="alpha " * 20, rate=20), Scripted(text="beta " * 20, rate=20))
+    # Both replies stay open until both are seen replying: on a loaded machine the first could otherwise end before
+    # the second begins, and "two at once" would not be what is tested.
+    both_seen = threading.Event()
+    server.script(Scripted(text="alpha " * 20, rate=20, hold_final=both_seen),
+                  Scripted(text="beta " * 20, rate=20, hold_final=both_seen))
     app = make_app(server, data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -88,6 +94,7 @@ async def test_two_conversations_stream_at_once(server: OllamaServer, data_dir):
         assert app.chat_screen.view is not first
         await send(app, pilot, "second conversation")
         await wait_for(pilot, lambda: "2 replies" in screen_text(app), what="both replying")
+        both_seen.set()
         await settle(app, pilot)
         await settle(app, pilot)
         second = app.chat_screen.view
