@@ -35,8 +35,10 @@ async def test_escape_stops_the_reply_and_keeps_the_partial_text(server: OllamaS
 
 
 async def test_a_prompt_sent_while_a_reply_streams_waits_its_turn(server: OllamaServer, data_dir):
-    # Slow enough that the first reply is still streaming when the second prompt lands, even on a loaded machine.
-    server.script(Scripted(text="one two three four five six", rate=3), Scripted(text="Second answer."))
+    # The first reply is held open until the second prompt is seen queued, however loaded the machine.
+    queued_seen = threading.Event()
+    server.script(Scripted(text="one two three four five six", rate=3, hold_final=queued_seen),
+                  Scripted(text="Second answer."))
     app = make_app(server, data_dir)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(app, pilot)
@@ -47,6 +49,7 @@ async def test_a_prompt_sent_while_a_reply_streams_waits_its_turn(server: Ollama
         assert "Queued" in screen_text(app)
         assert len(server.requests) == 1, "never two replies at once in one conversation"
         assert app.chat_screen.composer.text == ""
+        queued_seen.set()
         await settle(app, pilot)
         await settle(app, pilot)
         assert len(server.requests) == 2
