@@ -14,7 +14,8 @@ async def test_starting_with_an_agent_and_a_model(server: OllamaServer, data_dir
     app = make_app(server, data_dir, agent="socrates", model="ollama/qwen3")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        assert "Socrates · qwen3" in screen_text(app).splitlines()[-2]
+        await wait_for(pilot, lambda: "Socrates · qwen3" in screen_text(app).splitlines()[-2],
+                       what="the status line naming the persona and model")
         await send(app, pilot, "virtue")
         await settle(app, pilot)
         request = server.requests[-1]

@@ -45,6 +45,8 @@ class ModelAvailability:
         return True
 
     def _set_connection(self, state: Connection, problem: str = "") -> None:
+        if not self.is_attached:
+            return  # the answer came after the app closed (a slow host on quit): nothing left to tell
         self.connection = state
         banner = self.query_one(Banner)
         if state == "down":
