@@ -124,6 +124,12 @@ class Session:
         async for status, completed, total in self.providers.ollama().pull(model):
             yield PullStatus(status, completed, total)
 
+    def supports_streaming(self, ref: str) -> bool:
+        """Whether model ``ref`` streams (see :mod:`salon.providers.capabilities`); loads litellm for a cloud one."""
+        from salon.providers.capabilities import streams_natively
+
+        return streams_natively(self.config, ref)
+
     async def warm_up(self, refs: Iterable[str]) -> None:
         """Load now, off the event loop, what the first reply of these models would wait for (litellm)."""
         if all(is_ollama(ref) for ref in refs):

@@ -31,6 +31,8 @@ class ProviderSettings:
     models: tuple[str, ...] = ()
     # None: [ollama] read_timeout, the one setting for every provider unless a section sets its own.
     read_timeout: float | None = None
+    # False: a server that cannot stream; Salon asks it for whole replies (salon.providers.capabilities).
+    stream: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +217,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             warnings.append(f"{path}: [providers.{name}] should be a table; ignored")
             continue
         checked = take(table, {"api_base": (str,), "api_key_env": (str,), "headers": (dict,), "models": (list,),
-                               "read_timeout": (int, float)}, f"providers.{name}.")
+                               "read_timeout": (int, float), "stream": (bool,)}, f"providers.{name}.")
         models = checked.get("models", [])
         if not all(isinstance(m, str) and m.strip() for m in models):
             warnings.append(f"{path}: 'providers.{name}.models' should be a list of model names; ignored")
@@ -226,6 +228,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             headers=MappingProxyType({str(k): str(v) for k, v in checked.get("headers", {}).items()}),
             models=tuple(m.strip() for m in models),
             read_timeout=checked.get("read_timeout"),
+            stream=checked.get("stream", True),
         )
     values["providers"] = MappingProxyType(providers)
     values["keymap"] = MappingProxyType(_parse_keymap(raw.get("keymap", {}), path, warnings))

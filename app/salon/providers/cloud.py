@@ -11,6 +11,7 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
@@ -66,6 +67,10 @@ class CloudProvider:
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         litellm = await import_litellm_async()
         target = self.target(litellm, request.model)
+        settings = self.config.providers.get(target.provider)
+        if request.stream and settings is not None and not settings.stream:
+            # A server that cannot stream (config.toml says so) is asked for the whole reply: one chunk.
+            request = replace(request, stream=False)
         errors = ErrorMapper(litellm, target)
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         kwargs = self._arguments(target, request, messages)
