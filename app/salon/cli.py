@@ -32,8 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(ask)
     ask.add_argument("prompt", nargs="*", help="the prompt; standard input when omitted")
     ask.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
-                     help="--stream prints text as it arrives; --no-stream asks the provider for the whole reply "
-                          "at once (default: the agent's own setting, final text printed)")
+                     help="--stream (or --stream=true) prints text as it arrives, also for an agent whose file "
+                          "says stream = false: unlike the agent documents, the call's flag wins over the agent's; "
+                          "--no-stream (or --stream=false) asks the provider for the whole reply at once "
+                          "(default: the agent's own setting, final text printed)")
     ask.add_argument("--thinking", action="store_true", help="print the model's thinking to standard error")
     ask.add_argument("--usage", action="store_true", help="print tokens and timing to standard error")
     terminal.add_raw_option(ask)
@@ -79,8 +81,33 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="where conversations are kept (default: the platform's data folder)")
 
 
+_STREAM_VALUES = {"true": "--stream", "yes": "--stream", "on": "--stream", "1": "--stream",
+                  "false": "--no-stream", "no": "--no-stream", "off": "--no-stream", "0": "--no-stream"}
+
+
+def spell_stream_flag(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``--stream=true|false``, as the agent documents write it, read as ``--stream`` / ``--no-stream``.
+
+    argparse gives a flag no value (``--stream=true`` is "ignored explicit argument"), and a flag that took an
+    optional one would swallow the prompt after it (``--stream "What is virtue?"``), so the spelling is read here.
+    """
+    spelled: list[str] = []
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            return spelled + list(argv[index:])
+        if arg.startswith("--stream="):
+            value = arg.partition("=")[2]
+            if value.lower() not in _STREAM_VALUES:
+                parser.error(f"argument --stream: expected true or false (--stream=true, --stream=false), "
+                             f"not {value!r}")
+            arg = _STREAM_VALUES[value.lower()]
+        spelled.append(arg)
+    return spelled
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(spell_stream_flag(sys.argv[1:] if argv is None else argv, parser))
     for name in ("agent", "model", "data_dir"):
         args.__dict__.setdefault(name, None)
     args.__dict__.setdefault("raw", False)
