@@ -128,6 +128,20 @@ def test_asking_an_ollama_agent_loads_no_cloud_code(tmp_path: Path, ollama_serve
     assert web_loaded(report) == []
 
 
+def test_streaming_an_ollama_agent_from_python_loads_no_cloud_code(tmp_path: Path, ollama_server: OllamaServer,
+                                                                   cloud_configured: Path) -> None:
+    ollama_server.script(Scripted(tokens=["Know ", "thyself."]))
+    done, report = probe(tmp_path, code='''
+        import salon
+        print("".join(chunk.content for chunk in salon.agent("socrates").stream_sync("Advice?")))
+        print(salon.supports_streaming("ollama/llama3.2"))
+    ''')
+
+    assert (done.returncode, done.stdout) == (0, "Know thyself.\nTrue\n"), done.stderr
+    assert cloud_loaded(report) == []
+    assert web_loaded(report) == []
+
+
 def test_listing_agents_and_cloud_models_loads_no_cloud_code(tmp_path: Path, cloud_configured: Path) -> None:
     listed, agents_report = probe(tmp_path, "agents", "list")
     models, picker_report = probe(tmp_path, code='''
