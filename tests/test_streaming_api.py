@@ -62,8 +62,9 @@ async def test_the_collector_agrees_with_the_servers_own_counts(ollama_server: O
         response.add_chunk(chunk)
     assert response.complete_text == response.content == "".join(pieces)
     assert response.chunk_count == len(pieces)
-    final = ollama_server.requests  # the server answered once, with eval_count = its pieces and 26 prompt tokens
-    assert len(final) == 1
+    # The server's final line reports eval_count = its pieces and prompt_eval_count = 26: usage is those, not a
+    # count of chunks (which would be marked estimated).
+    assert len(ollama_server.requests) == 1
     assert response.usage == Usage(input_tokens=26, output_tokens=len(pieces), estimated=False)
     assert response.total_tokens == 26 + len(pieces)
     assert response.duration is not None and response.duration >= 0
@@ -92,6 +93,25 @@ async def test_an_error_line_mid_stream_raises_with_the_servers_words(ollama_ser
     with pytest.raises(StreamInterruptedError, match="model crashed") as caught:
         await collect(salon.agent("assistant").stream("hi"))
     assert caught.value.partial_response == "Half a "
+
+
+async def test_a_cut_in_the_second_step_keeps_the_first_message_and_the_partial_second(
+        ollama_server: OllamaServer) -> None:
+    ollama_server.script(Scripted(tokens=["What ", "is it?"]),
+                         Scripted(tokens=["The ", "Form ", "itself"], cut_after=2))
+    with pytest.raises(StreamInterruptedError) as caught:
+        await collect(salon.agent("socrates-then-plato").stream("What is justice?"))
+    assert caught.value.partial_response == "The Form "
+    assert [reply.text for reply in caught.value.completed] == ["What is it?"]
+
+
+async def test_thinking_is_not_a_chunk_but_is_kept_with_the_message(ollama_server: OllamaServer) -> None:
+    ollama_server.script(Scripted(tokens=["Yes", "."], thinking="Let me see."))
+    response = StreamingResponse()
+    async for chunk in salon.agent("assistant", model="ollama/qwen3").stream("Sure?"):
+        response.add_chunk(chunk)
+    assert response.complete_text == "Yes." and response.chunk_count == 2
+    assert response.metadata["thinking"] == "Let me see."
 
 
 async def test_cancelling_keeps_what_arrived(ollama_server: OllamaServer) -> None:
@@ -192,8 +212,10 @@ def test_the_sync_flavour_can_be_cancelled_from_another_thread(ollama_server: Ol
             for chunk in stream:
                 received.append(chunk.content)
                 if "".join(received) == "Wait for it":
-                    # The loop's next step waits on the held final line until the other thread cancels.
-                    threading.Timer(0.05, stream.cancel).start()
+                    # From another thread, while the server still holds its final line.
+                    other = threading.Thread(target=stream.cancel)
+                    other.start()
+                    other.join()
         assert caught.value.partial_response == "Wait for it"
     finally:
         release.set()
