@@ -243,6 +243,7 @@ def test_the_guides_agent_spelling_builds_on_the_default_agent(ollama_server: Ol
     handle = Agent(name="StreamBot", model="ollama/qwen3", instructions="Answer in one word.")
     chunks = list(handle.stream_sync("Ready?"))
     assert chunks[0].metadata["agent_name"] == "StreamBot" and chunks[0].metadata["model"] == "ollama/qwen3"
+    assert handle.get_provider_info()["provider"] == "ollama" and handle.get_provider_info()["supports_streaming"]
     (request,) = ollama_server.requests
     assert request["model"] == "qwen3"
     assert request["messages"][0] == {"role": "system", "content": "Answer in one word."}
@@ -274,7 +275,9 @@ async def test_a_provider_that_cannot_stream_falls_back_to_one_final_chunk(opena
     config = Config(read_timeout=5.0, connect_timeout=2.0, providers=MappingProxyType(
         {"local": ProviderSettings(api_base=openai_server.api_base, stream=False)}))
     handle = salon.agent("assistant", model="local/qwen2.5-7b-instruct", config=config)
-    assert handle.get_provider_info()["supports_streaming"] is False
+    assert handle.get_provider_info() == {"agent": "assistant", "model": "local/qwen2.5-7b-instruct",
+                                          "models": ["local/qwen2.5-7b-instruct"], "provider": "local",
+                                          "supports_streaming": False}
     chunks = await collect(handle.stream("hi"))
     assert [(c.content, c.is_final) for c in chunks] == [("Whole reply.", True)]
     assert chunks[0].metadata["usage"] == Usage(input_tokens=31, output_tokens=2)

@@ -22,6 +22,7 @@ from salon.api import ChatMessage, Session
 from salon.config import Config, load_config
 from salon.errors import SalonError
 from salon.params import GENERATION_PARAMS, refusal
+from salon.refs import is_ollama
 from salon.runner import Run
 from salon.streaming import StreamChunk, StreamingResponse, chunks_from_events
 from salon.tomlfile import describe, is_of
@@ -121,7 +122,7 @@ class StreamingAgent:
 
     def get_provider_info(self) -> dict[str, Any]:
         """The guides' provider check: ``agent.get_provider_info()['supports_streaming']``."""
-        providers = ["ollama" if ref.startswith(("ollama/", "ollama_chat/")) else ref.partition("/")[0] or ref
+        providers = ["ollama" if is_ollama(ref) else ref.partition("/")[0] if "/" in ref else "cloud"
                      for ref in self.definition.models]
         return {"agent": self.id, "model": self.model, "models": list(self.definition.models),
                 "provider": providers[0], "supports_streaming": self.supports_streaming()}
