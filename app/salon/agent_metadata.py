@@ -79,10 +79,15 @@ def agent_folders(place: Path) -> list[Path]:
 
 def read_folder(folder: Path, *, code_allowed: bool) -> FolderAgent:
     """Read one agent folder; ``code_allowed``: whether its agent.py may run (only in the user's own folder)."""
+    if (folder / PROGRAM).is_file():
+        check_program(folder / PROGRAM, code_allowed)
+    return describe_folder(folder)
+
+
+def describe_folder(folder: Path) -> FolderAgent:
+    """The agent a folder's metadata.json describes (its agent.py named, not checked: see :func:`check_program`)."""
     metadata, program = folder / METADATA, folder / PROGRAM
     has_program = program.is_file()
-    if has_program:
-        check_program(program, code_allowed)
     if not metadata.is_file():
         raise AgentFileError(program, None, f"a Python agent needs a {METADATA} beside it, naming at least its "
                                             "model (details.agent.defaults.model and model_provider)")
@@ -91,7 +96,8 @@ def read_folder(folder: Path, *, code_allowed: bool) -> FolderAgent:
         raise AgentFileError(metadata, _JsonLines(metadata).of(*_DEFAULTS),
                              "no model: set details.agent.defaults.model and model_provider (for example "
                              "\"llama3.2\" and \"ollama\")")
-    return FolderAgent(folder.name, metadata, data, tuple(notes), program if has_program else None, max_iterations)
+    agent_id = folder.name if folder.name not in ("", ".", "..") else folder.resolve().name
+    return FolderAgent(agent_id, metadata, data, tuple(notes), program if has_program else None, max_iterations)
 
 
 def check_program(program: Path, code_allowed: bool) -> None:
@@ -104,13 +110,21 @@ def check_program(program: Path, code_allowed: bool) -> None:
                                             f"{program.parent}` copies it there after asking")
     try:
         mode = program.stat().st_mode
-        source = program.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise AgentFileError(program, None, f"cannot read: {exc}") from exc
     if mode & (stat.S_IWGRP | stat.S_IWOTH):
         # A program others can rewrite would run their code with the user's permissions.
         raise AgentFileError(program, None, "others can change this program, so Salon will not run it; "
                                             f"`chmod go-w {program}` if it is yours")
+    compile_program(program)
+
+
+def compile_program(program: Path) -> None:
+    """Compile agent.py without running it: a syntax error is reported as ``path:line``."""
+    try:
+        source = program.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AgentFileError(program, None, f"cannot read: {exc}") from exc
     try:
         compile(source, str(program), "exec")
     except SyntaxError as exc:
