@@ -90,7 +90,8 @@ async def test_a_python_agent_sees_the_history_and_the_replies_it_added(session,
         "first = env.completion(env.list_messages(), stream=True)\n"
         "env.add_reply(first)\n"
         "seen = env.list_messages()\n"
-        "env.add_reply(env.completion([{'role': 'system', 'content': 'count'}] + seen, temperature=0.1))\n"))
+        "env.add_reply(env.completion([{'role': 'system', 'content': 'count'}] + seen, temperature=0.1,\n"
+        "                             model='llama-v3p1-70b-instruct'))\n"))
     catalog = load_agents(default_directories())
     ollama_server.script(Scripted(text="Hello."), Scripted(text="Two."))
     async with Session(session.config, catalog) as fresh:
@@ -102,6 +103,7 @@ async def test_a_python_agent_sees_the_history_and_the_replies_it_added(session,
     second = ollama_server.requests[1]
     assert [m["content"] for m in second["messages"]] == ["count", "hi", "hey", "again", "Hello."]
     assert second["stream"] is False and second["options"]["temperature"] == 0.1
+    assert second["model"] == "llama3.2", "the agent's model answers, not the one its code names"
     # The whole text given to add_reply is still one message: created, its text, completed.
     assert kinds(events)[-4:] == ["MessageCreated", "MessageDelta", "MessageCompleted", "RunCompleted"]
 
@@ -266,3 +268,14 @@ async def test_two_runs_of_one_session_do_not_share_an_environment(session, olla
     second = await events_of(session, "streaming-example", "Again?")
     assert [len([e for e in run if isinstance(e, MessageCompleted)]) for run in (first, second)] == [2, 2]
     assert ollama_server.requests[2]["messages"][-1] == {"role": "user", "content": "Again?"}
+
+
+async def test_a_completion_option_that_is_not_a_generation_parameter_is_the_agents_error(
+        config, config_dir, ollama_server):
+    folder = user_folder(config_dir, "routed", program=(
+        "env.add_reply(env.completion(env.list_messages(), api_base='http://elsewhere.example'))\n"))
+    async with Session(config, load_agents(default_directories())) as session:
+        events = await events_of(session, "routed")
+    assert events[-1].error == (f"{folder / 'agent.py'}:1: TypeError: completion() got 'api_base', which is not "
+                                "a generation parameter")
+    assert ollama_server.requests == []

@@ -125,9 +125,9 @@ class Environment:
         """Ask the agent's model to answer ``messages``.
 
         ``stream=True`` returns a :class:`CompletionStream` that becomes one streamed message as it is read;
-        ``stream=False`` the whole text, which becomes a message only when given to :meth:`add_reply`. ``model``
-        may name a Salon model reference (``ollama/qwen3``); the agent's own (or the user's ``--model``) is used
-        otherwise. Generation parameters (``temperature``, ``max_tokens`` …) are passed on.
+        ``stream=False`` the whole text, which becomes a message only when given to :meth:`add_reply`. ``model`` is
+        accepted and ignored: the agent's model (or the one the user chose, ``--model``) answers every completion.
+        Generation parameters (``temperature``, ``max_tokens`` …) are passed on.
         """
         if stream:
             return CompletionStream(self._host, self._host.open_stream(messages, model, params))

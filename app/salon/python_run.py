@@ -228,7 +228,9 @@ class PythonRun(Run):
 
     def request(self, messages: Sequence[Mapping[str, Any]], model: str, params: Mapping[str, Any],
                 stream: bool) -> tuple[CompletionRequest, str]:
-        ref = model if model and "/" in model else self.agent.model
+        # The agent's model (the metadata's, or the one the user chose), never the code's own `model=`: a hub
+        # agent names the hub's models, and the user's --model must hold for every completion.
+        ref = self.agent.model
         wanted = dict(self.agent.params)
         for key, value in params.items():
             if key not in GENERATION_PARAMS:
