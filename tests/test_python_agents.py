@@ -279,3 +279,14 @@ async def test_a_completion_option_that_is_not_a_generation_parameter_is_the_age
     assert events[-1].error == (f"{folder / 'agent.py'}:1: TypeError: completion() got 'api_base', which is not "
                                 "a generation parameter")
     assert ollama_server.requests == []
+
+
+async def test_the_python_api_runs_a_python_agent(config, config_dir, ollama_server):
+    from salon.api import ask, stream_text
+
+    user_folder(config_dir)
+    ollama_server.script(Scripted(text=SOCRATES), Scripted(text=PLATO))
+    assert (await ask("streaming-example", "What is virtue?", config=config)).text == PLATO
+    ollama_server.script(Scripted(text=SOCRATES), Scripted(text=PLATO))
+    pieces = [piece async for piece in stream_text("streaming-example", "What is virtue?", config=config)]
+    assert "".join(pieces) == SOCRATES + PLATO
