@@ -290,3 +290,11 @@ async def test_the_python_api_runs_a_python_agent(config, config_dir, ollama_ser
     ollama_server.script(Scripted(text=SOCRATES), Scripted(text=PLATO))
     pieces = [piece async for piece in stream_text("streaming-example", "What is virtue?", config=config)]
     assert "".join(pieces) == SOCRATES + PLATO
+
+
+async def test_a_hub_service_salon_lacks_is_named_with_what_it_provides(config, config_dir, ollama_server):
+    folder = user_folder(config_dir, "tools", program="registry = env.get_tool_registry()\n")
+    async with Session(config, load_agents(default_directories())) as session:
+        events = await events_of(session, "tools")
+    assert events[-1].error.startswith(f"{folder / 'agent.py'}:1: AttributeError: Salon's environment has no "
+                                       "'get_tool_registry' (it provides list_messages, completion, add_reply")

@@ -153,6 +153,11 @@ class Environment:
             raise ValueError(f"add_message writes the agent's replies (role \"agent\" or \"assistant\"), not {role!r}")
         self.add_reply(message)
 
+    def __getattr__(self, name: str) -> Any:
+        # Only for names the class lacks: a hub service Salon does not provide, named with what it does provide.
+        raise AttributeError(f"Salon's environment has no {name!r} (it provides list_messages, completion, "
+                             "add_reply, add_message, get_last_message and request_user_input)")
+
     def request_user_input(self) -> None:
         """End the turn and wait for the user: the run ends when agent.py returns, and the next prompt starts
         another."""

@@ -127,7 +127,8 @@ async def test_esc_stops_the_python_agent_keeping_what_streamed(server: OllamaSe
 
 
 async def test_an_agent_that_raises_is_reported_with_its_file_and_line(server: OllamaServer, data_dir, config_dir):
-    folder = drop(config_dir, program="env.add_reply(env.completion(env.list_messages(), stream=True))\n"
+    folder = drop(config_dir, program="print('working on it')\n"
+                                       "env.add_reply(env.completion(env.list_messages(), stream=True))\n"
                                        "raise RuntimeError('out of ideas')\n")
     server.script(Scripted(text=SOCRATES))
     app = folder_app(server, data_dir)
@@ -137,7 +138,7 @@ async def test_an_agent_that_raises_is_reported_with_its_file_and_line(server: O
         await settle(app, pilot)
         await wait_for(pilot, lambda: "out of ideas" in flat(app), what="the failure")
         shown = flat(app)
-        assert f"{folder.name}/agent.py:2: RuntimeError: out of ideas" in shown
+        assert f"{folder.name}/agent.py:3: RuntimeError: out of ideas" in shown
         assert [m.record.text for m in app.screen.query(FinalMessage)] == [SOCRATES]
 
 
