@@ -1,9 +1,10 @@
-"""``salon agents list|show|validate``."""
+"""``salon agents list|show|validate|import``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from salon import locations, terminal
@@ -20,6 +21,11 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
             return _show(args.agent_id, out)
         case "validate":
             return _validate(args.paths, out)
+        case "import":
+            from salon.agent_import import import_agent
+
+            return import_agent(args.path, yes=args.yes, force=args.force, out=out,
+                                err=terminal.writer(sys.stderr), stdin=sys.stdin)
     return 2
 
 
@@ -44,8 +50,10 @@ def _list(out: TextIO) -> int:
         marks = []
         if agent.id == default:
             marks.append("default")
-        if agent.path and agent.path.parent == user_dir:
+        if agent.path and _home(agent.path) == user_dir:
             marks.append("overrides bundled" if agent.id in catalog.overridden else "user")
+        if agent.program:
+            marks.append("python")
         models = ", ".join(agent.models)
         suffix = f"  [{', '.join(marks)}]" if marks else ""
         print(f"{agent.id:<{width}}{agent.name} — {models}{suffix}", file=out)
@@ -60,6 +68,14 @@ def _show(agent_id: str, out: TextIO) -> int:
     if agent.description:
         print(f"description: {agent.description}", file=out)
     print(f"file:        {agent.path}", file=out)
+    if agent.program:
+        print(f"runs:        {agent.program}", file=out)
+    if agent.version:
+        print(f"version:     {agent.version}", file=out)
+    if agent.tags:
+        print(f"tags:        {', '.join(agent.tags)}", file=out)
+    for note in agent.notes:
+        print(f"note:        {note}", file=out)
     for index, step in enumerate(agent.steps, start=1):
         if len(agent.steps) > 1:
             print(f"\nstep {index}: {step.name} ({step.agent_id})", file=out)
@@ -83,9 +99,17 @@ def _validate(paths: list, out: TextIO) -> int:
         # Bundled agents come first so a user's step may name one; only the named files are reported.
         catalog = load_agents([locations.bundled_agents_dir(), *paths])
         named = {p.resolve() for p in paths}
-        checked = [a for a in catalog if a.path and (a.path.resolve() in named or a.path.parent.resolve() in named)]
+        checked = [a for a in catalog if a.path and (a.path.resolve() in named or a.path.parent.resolve() in named
+                                                     or _home(a.path).resolve() in named)]
     for agent in checked:
         print(f"ok   {agent.path}  ({agent.id}: {agent.name})", file=out)
+        for note in agent.notes:
+            print(f"note {agent.path}: {note}", file=out)
     for error in catalog.errors:
         print(error, file=out)
     return 1 if catalog.errors else 0
+
+
+def _home(path: Path) -> Path:
+    """The agents folder an agent's file is in (an agent folder's files are one level deeper)."""
+    return path.parent.parent if path.name in ("metadata.json", "agent.py") else path.parent

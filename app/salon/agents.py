@@ -30,6 +30,8 @@ _PERSONA_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
 _AGENT_KEYS = {
     **_PERSONA_KEYS,
     "description": ((str,), "a string"),
+    "version": ((str,), "a string"),
+    "tags": ((list,), "a list of strings"),
     "welcome": ((dict,), "a table"),
     "steps": ((list,), "an array of tables ([[steps]])"),
 }
@@ -74,6 +76,12 @@ class Agent:
     stream: bool = True
     welcome: Welcome | None = None
     path: Path | None = None
+    version: str = ""
+    tags: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What loading left out or could not map (an agent folder's metadata.json), for the user to read."""
+    program: Path | None = None
+    """The agent.py a Python agent runs (only ever one in the user's own agents folder)."""
 
     def with_model(self, model: str) -> Agent:
         """The same agent with every step sent to ``model`` (a call-level ``--model``)."""
@@ -97,7 +105,7 @@ class AgentCatalog:
         if agent_id in self.agents:
             return self.agents[agent_id]
         for error in self.errors:
-            if error.path.stem == agent_id:
+            if error.agent_id == agent_id:
                 raise error
         raise UnknownAgent(agent_id, list(self.agents))
 
@@ -106,7 +114,7 @@ class AgentCatalog:
         if agent_id not in self.agents:
             return []
         loaded = self.agents[agent_id].path
-        return [error for error in self.errors if error.path.stem == agent_id and error.path != loaded]
+        return [error for error in self.errors if error.agent_id == agent_id and error.path != loaded]
 
     def __iter__(self) -> Iterator[Agent]:
         return iter(sorted(self.agents.values(), key=lambda a: a.id))
@@ -121,6 +129,8 @@ class _Raw:
     path: Path
     data: dict[str, Any]
     lines: KeyLines
+    notes: tuple[str, ...] = ()
+    program: Path | None = None
 
 
 def parse_file(path: Path) -> _Raw:
@@ -128,6 +138,8 @@ def parse_file(path: Path) -> _Raw:
     source, data = read_toml(path, AgentFileError)
     lines = KeyLines(source)
     _check(data, _AGENT_KEYS, path, lines, ())
+    if not all(isinstance(tag, str) for tag in data.get("tags", [])):
+        raise AgentFileError(path, lines.of("tags"), "'tags' should be a list of strings")
     if "params" in data:
         _check_params(data["params"], path, lines, ("params",))
     if "welcome" in data:
@@ -230,6 +242,9 @@ class _Resolver:
                 except AgentFileError:
                     raise AgentFileError(raw.path, line, f"steps[{index + 1}] names agent '{ref}', which "
                                                          "failed to load") from None
+                if referenced.program is not None:
+                    raise AgentFileError(raw.path, line, f"steps[{index + 1}] names agent '{ref}', a Python "
+                                                         "agent, whose messages are its code's to write")
                 for inner in referenced.steps:
                     steps.append(_persona(fields, replace(inner, sees_previous_steps=True)))
             else:
@@ -253,6 +268,10 @@ class _Resolver:
             stream=top.stream,
             welcome=Welcome(welcome["title"], welcome.get("description", "")) if welcome else None,
             path=raw.path,
+            version=data.get("version", ""),
+            tags=tuple(data.get("tags", ())),
+            notes=raw.notes,
+            program=raw.program,
         )
         return agent
 
@@ -268,6 +287,7 @@ def load_agents(directories: Sequence[Path]) -> AgentCatalog:
                 layer[path.stem] = parse_file(path)
             except AgentFileError as error:
                 catalog.errors.append(error)
+        _add_folders(directory, layer, catalog)
         layers.append(layer)
     raws: dict[str, _Raw] = {}
     for layer in layers:
@@ -281,6 +301,25 @@ def load_agents(directories: Sequence[Path]) -> AgentCatalog:
             catalog.agents[agent_id] = resolver.resolve(agent_id)
     catalog.errors.extend(resolver.failed[agent_id] for agent_id in sorted(resolver.failed))
     return catalog
+
+
+def _add_folders(place: Path, layer: dict[str, _Raw], catalog: AgentCatalog) -> None:
+    """Agent folders (``NAME/metadata.json``, ``NAME/agent.py``) in ``place``; code runs only from the user's."""
+    from salon import locations
+    from salon.agent_metadata import agent_folders, read_folder
+
+    own = locations.user_agents_dir().resolve()
+    for folder in agent_folders(place):
+        try:
+            found = read_folder(folder, code_allowed=folder.resolve().parent == own)
+        except AgentFileError as error:
+            catalog.errors.append(error)
+            continue
+        if found.id in layer:
+            catalog.errors.append(AgentFileError(found.path, None, f"agent '{found.id}' is also defined by "
+                                                                   f"{layer[found.id].path}, which is used"))
+            continue
+        layer[found.id] = _Raw(found.id, found.path, found.data, KeyLines(""), found.notes, found.program)
 
 
 def default_directories() -> list[Path]:

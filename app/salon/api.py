@@ -62,7 +62,7 @@ class Session:
         """
         wanted = self.config.default_agent
         known = self.catalog.agents
-        if wanted in known or BUNDLED_DEFAULT_AGENT not in known or any(e.path.stem == wanted
+        if wanted in known or BUNDLED_DEFAULT_AGENT not in known or any(e.agent_id == wanted
                                                                           for e in self.catalog.errors):
             return None
         return (f"default_agent '{wanted}' in config.toml names no agent (was its file deleted?); using "
@@ -78,7 +78,13 @@ class Session:
         messages = list(history)
         if prompt is not None:
             messages.append(ChatMessage("user", prompt))
-        return Run(self.agent(agent, model), messages, self.providers, stream=stream, clock=clock)
+        chosen = self.agent(agent, model)
+        if chosen.program is not None:
+            # Its agent.py writes the messages; the run it gets has the same events, so no face knows the difference.
+            from salon.python_run import PythonRun
+
+            return PythonRun(chosen, messages, self.providers, stream=stream, clock=clock)
+        return Run(chosen, messages, self.providers, stream=stream, clock=clock)
 
     # -- models ------------------------------------------------------------------------------------------------
 

@@ -181,7 +181,7 @@ async def _print_run(run: Run, events: AsyncIterator[Event], args: argparse.Name
     async for event in events:
         match event:
             case RunCreated(steps=steps):
-                labelled = steps > 1
+                labelled = steps != 1  # 0: a Python agent, whose number of messages is known only at its end
             case MessageCreated(agent_name=name):
                 if labelled:
                     stdout.write(("\n" if printed_any else "") + f"## {name}\n\n")

@@ -19,7 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="salon",
         description="Chat with the language models on your own machine. With no command, opens the chat app.",
-        epilog="Agents live in <config dir>/agents/*.toml; `salon agents list` shows them. Ollama is found at "
+        epilog="Agents live in <config dir>/agents/ (*.toml files, and agent folders with a metadata.json or an "
+               "agent.py); `salon agents list` shows them. Ollama is found at "
                "OLLAMA_HOST or [ollama] host in config.toml (default http://127.0.0.1:11434).",
     )
     parser.add_argument("--version", action="version", version=f"salon {__version__}")
@@ -53,6 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     terminal.add_raw_option(show)
     validate = agent_commands.add_parser("validate", help="check agent files; prints path:line: reason")
     validate.add_argument("paths", nargs="*", type=Path, help="files or folders (default: every agent folder)")
+    importing = agent_commands.add_parser(
+        "import", help="copy an agent hub folder (metadata.json, agent.py) into your agents folder",
+        description="Import an agent folder written for the agent hub. A metadata.json becomes a TOML agent file "
+                    "in your agents folder; a folder with an agent.py (a program) is copied there whole, after "
+                    "you confirm (on a terminal) or with --yes.")
+    importing.add_argument("path", type=Path, help="the agent folder, or its metadata.json")
+    importing.add_argument("--yes", "-y", action="store_true",
+                           help="copy an agent.py without asking (you have read it)")
+    importing.add_argument("--force", action="store_true", help="replace an agent of the same name")
+    terminal.add_raw_option(importing)
 
     terminal.add_raw_option(commands.add_parser("models", help="the models you can use: the Ollama host's and "
                                                                 "the cloud models named in config.toml"))

@@ -23,6 +23,13 @@ class FileError(SalonError):
 class AgentFileError(FileError):
     """An agent file that cannot be loaded."""
 
+    @property
+    def agent_id(self) -> str:
+        """The id of the agent the file defines: its name, or its folder's for an agent folder's files."""
+        if self.path.name in ("metadata.json", "agent.py"):
+            return self.path.parent.name
+        return self.path.stem
+
 
 class ConfigError(SalonError):
     """A settings file that cannot be read; Salon falls back to defaults for what it could not read."""

@@ -1,0 +1,315 @@
+"""Agent folders as the agent hub writes them: ``NAME/metadata.json`` (and ``agent.py``) read as Salon agents.
+
+The metadata's fields become the keys a TOML agent file would have, so a folder agent and an imported TOML file
+are the same agent. Fields Salon has no use for are kept out with a note, never an error; a field Salon uses with
+the wrong type is an error located as ``path:line``, like a TOML agent's.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from salon.errors import AgentFileError
+from salon.tomlfile import describe
+
+METADATA = "metadata.json"
+PROGRAM = "agent.py"
+_DEFAULTS = ("details", "agent", "defaults")
+
+# path -> (accepted types, how the type is named in an error); dict entries are walked into.
+_FIELDS: dict[tuple[str, ...], tuple[tuple[type, ...], str]] = {
+    ("name",): ((str,), "a string"),
+    ("version",): ((str,), "a string"),
+    ("description",): ((str,), "a string"),
+    ("tags",): ((list,), "a list of strings"),
+    ("category",): ((str,), "a string"),
+    ("details",): ((dict,), "an object"),
+    ("details", "display_name"): ((str,), "a string"),
+    ("details", "agent"): ((dict,), "an object"),
+    ("details", "agent", "show_streaming_message"): ((bool,), "true or false"),
+    ("details", "agent", "welcome"): ((dict,), "an object"),
+    ("details", "agent", "welcome", "title"): ((str,), "a string"),
+    ("details", "agent", "welcome", "description"): ((str,), "a string"),
+    (*_DEFAULTS,): ((dict,), "an object"),
+    (*_DEFAULTS, "model"): ((str,), "a string"),
+    (*_DEFAULTS, "model_provider"): ((str,), "a string"),
+    (*_DEFAULTS, "model_max_tokens"): ((int,), "a whole number"),
+    (*_DEFAULTS, "model_temperature"): ((int, float), "a number"),
+    (*_DEFAULTS, "max_iterations"): ((int,), "a whole number of at least 1"),
+}
+
+HUB_DEFAULT_PROVIDER = "fireworks"
+"""The provider the agent hub uses when a metadata file names a model but no provider."""
+
+
+@dataclass(frozen=True, slots=True)
+class FolderAgent:
+    """One agent folder, read: the agent as a TOML file would say it, plus what did not fit."""
+
+    id: str
+    path: Path
+    """metadata.json (agent.py when there is none): where errors about the agent point."""
+    data: dict[str, Any]
+    notes: tuple[str, ...] = ()
+    program: Path | None = None
+    """agent.py, for a Python agent."""
+    max_iterations: int | None = None
+    """details.agent.defaults.max_iterations, kept here where the agent itself has no such key yet."""
+
+
+def is_agent_folder(folder: Path) -> bool:
+    return folder.is_dir() and ((folder / METADATA).is_file() or (folder / PROGRAM).is_file())
+
+
+def agent_folders(place: Path) -> list[Path]:
+    """The agent folders ``place`` names: itself (or the folder of a metadata.json / agent.py), or those in it."""
+    if place.is_file():
+        return [place.parent] if place.name in (METADATA, PROGRAM) else []
+    if is_agent_folder(place):
+        return [place]
+    if not place.is_dir():
+        return []
+    return sorted(f for f in place.iterdir() if not f.name.startswith(".") and is_agent_folder(f))
+
+
+def read_folder(folder: Path, *, code_allowed: bool) -> FolderAgent:
+    """Read one agent folder; ``code_allowed``: whether its agent.py may run (only in the user's own folder)."""
+    if (folder / PROGRAM).is_file():
+        check_program(folder / PROGRAM, code_allowed)
+    return describe_folder(folder)
+
+
+def describe_folder(folder: Path) -> FolderAgent:
+    """The agent a folder's metadata.json describes (its agent.py named, not checked: see :func:`check_program`)."""
+    metadata, program = folder / METADATA, folder / PROGRAM
+    has_program = program.is_file()
+    if not metadata.is_file():
+        raise AgentFileError(program, None, f"a Python agent needs a {METADATA} beside it, naming at least its "
+                                            "model (details.agent.defaults.model and model_provider)")
+    data, notes, max_iterations = read_metadata(metadata)
+    if not data.get("model"):
+        raise AgentFileError(metadata, _JsonLines(metadata).of(*_DEFAULTS),
+                             "no model: set details.agent.defaults.model and model_provider (for example "
+                             "\"llama3.2\" and \"ollama\")")
+    agent_id = folder.name if folder.name not in ("", ".", "..") else folder.resolve().name
+    return FolderAgent(agent_id, metadata, data, tuple(notes), program if has_program else None, max_iterations)
+
+
+def check_program(program: Path, code_allowed: bool) -> None:
+    """Refuse an agent.py that must not run here; report one that cannot compile with its line."""
+    if not code_allowed:
+        from salon import locations
+
+        raise AgentFileError(program, None, "a Python agent runs only from your own agents folder "
+                                            f"({locations.user_agents_dir()}); `salon agents import "
+                                            f"{program.parent}` copies it there after asking")
+    try:
+        mode = program.stat().st_mode
+    except OSError as exc:
+        raise AgentFileError(program, None, f"cannot read: {exc}") from exc
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        # A program others can rewrite would run their code with the user's permissions.
+        raise AgentFileError(program, None, "others can change this program, so Salon will not run it; "
+                                            f"`chmod go-w {program}` if it is yours")
+    compile_program(program)
+
+
+def compile_program(program: Path) -> None:
+    """Compile agent.py without running it: a syntax error is reported as ``path:line``."""
+    try:
+        source = program.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AgentFileError(program, None, f"cannot read: {exc}") from exc
+    try:
+        compile(source, str(program), "exec")
+    except SyntaxError as exc:
+        raise AgentFileError(program, exc.lineno, f"invalid Python: {exc.msg}") from exc
+    except ValueError as exc:  # null bytes
+        raise AgentFileError(program, None, f"invalid Python: {exc}") from exc
+
+
+def read_metadata(path: Path) -> tuple[dict[str, Any], list[str], int | None]:
+    """A metadata.json as a TOML agent's keys, the notes about what was kept out, and max_iterations."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AgentFileError(path, None, f"cannot read: {exc}") from exc
+    try:
+        document = json.loads(source)
+    except json.JSONDecodeError as exc:
+        raise AgentFileError(path, exc.lineno, f"invalid JSON: {exc.msg}") from exc
+    lines = _JsonLines(path, source)
+    if not isinstance(document, dict):
+        raise AgentFileError(path, 1, f"should be a JSON object, not {_described(document)}")
+    kept_out = list(_check(document, (), path, lines))
+    category = document.get("category", "agent")
+    if category != "agent":
+        raise AgentFileError(path, lines.of("category"), f"is a {category!r}, not an agent (category \"agent\")")
+    details = document.get("details", {})
+    agent = details.get("agent", {})
+    defaults = agent.get("defaults", {})
+    data: dict[str, Any] = {}
+    name = details.get("display_name") or document.get("name")
+    if name:
+        data["name"] = name
+    for key in ("description", "version"):
+        if key in document:
+            data[key] = document[key]
+    if "tags" in document:
+        data["tags"] = document["tags"]
+    if "show_streaming_message" in agent:
+        data["show_streaming_message"] = agent["show_streaming_message"]
+    welcome = agent.get("welcome")
+    if welcome:
+        title = welcome.get("title") or name or path.parent.name
+        data["welcome"] = {"title": title, **({"description": welcome["description"]}
+                                              if welcome.get("description") else {})}
+    notes: list[str] = []
+    if "model" in defaults:
+        ref, note = model_ref(defaults.get("model_provider"), defaults["model"])
+        data["model"] = ref
+        if note:
+            notes.append(note)
+    params = {}
+    if "model_max_tokens" in defaults:
+        params["max_tokens"] = defaults["model_max_tokens"]
+    if "model_temperature" in defaults:
+        params["temperature"] = defaults["model_temperature"]
+    if params:
+        data["params"] = params
+    max_iterations = defaults.get("max_iterations")
+    if max_iterations is not None:
+        if _step_has("max_iterations"):
+            data["max_iterations"] = max_iterations
+        else:
+            notes.append(f"details.agent.defaults.max_iterations ({max_iterations}) is kept aside: this Salon has "
+                         "no tool loop for it to bound")
+    if kept_out:
+        notes.append("kept out (Salon has no use for them): " + ", ".join(kept_out))
+    return data, notes, max_iterations
+
+
+def model_ref(provider: str | None, model: str) -> tuple[str, str | None]:
+    """Salon's model reference for the hub's provider and model, and a note when Salon cannot reach it as is."""
+    if "::" in model and provider is None:
+        provider, _, model = model.partition("::")  # the hub's full form, "fireworks::accounts/…"
+    if provider is None and model.startswith("ollama/"):
+        return model, None
+    provider = provider or HUB_DEFAULT_PROVIDER
+    if provider == "ollama":
+        return f"ollama/{model}", None
+    instead = "pass --model to use another (for example --model ollama/llama3.2, or choose one with ctrl+o)"
+    if provider == "fireworks":
+        # litellm's name for it, and Fireworks' own model path, which the hub's short names leave out.
+        path = model if model.startswith("accounts/") else f"accounts/fireworks/models/{model}"
+        ref = f"fireworks_ai/{path}"
+        return ref, (f"model: the hub runs {model!r} on Fireworks, a cloud service; Salon reaches it as {ref} only "
+                     f"with FIREWORKS_AI_API_KEY set — {instead}")
+    ref = f"{provider}/{model}"
+    return ref, (f"model: {provider!r} is the hub's provider name; Salon reaches {ref} only if litellm knows "
+                 f"{provider!r} (with its API key) or config.toml has [providers.{provider}] — {instead}")
+
+
+def _check(table: dict[str, Any], where: tuple[str, ...], path: Path, lines: _JsonLines) -> Iterator[str]:
+    """Type-check the fields Salon uses; yield the dotted names of those it does not."""
+    for key, value in table.items():
+        here = (*where, key)
+        spec = _FIELDS.get(here)
+        if spec is None:
+            yield _dotted(here)
+            continue
+        types, described = spec
+        if not _is_of(value, types) or (here[-1] == "tags" and not all(isinstance(t, str) for t in value)):
+            raise AgentFileError(path, lines.of(*here), f"'{_dotted(here)}' should be {described}, "
+                                                        f"not {_described(value)}")
+        if here[-1] in ("max_iterations", "model_max_tokens") and value < 1:
+            raise AgentFileError(path, lines.of(*here), f"'{_dotted(here)}' should be at least 1, not {value}")
+        if isinstance(value, dict):
+            yield from _check(value, here, path, lines)
+
+
+def _is_of(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool) and bool not in types:
+        return False
+    return isinstance(value, types)
+
+
+def _dotted(path: tuple[str, ...]) -> str:
+    # Keys come from a file someone else wrote: quoted where they would not read as one name.
+    return ".".join(p if p.replace("_", "").isalnum() and p.isascii() else json.dumps(p) for p in path)
+
+
+def _described(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object"
+    return describe(value)
+
+
+def _step_has(key: str) -> bool:
+    """Whether Salon's agents know ``key`` (max_iterations arrives with tools)."""
+    from salon.agents import Step
+
+    return key in {f.name for f in fields(Step)}
+
+
+class _JsonLines:
+    """Where each key of a JSON document sits, addressed by its path of keys (json keeps no positions)."""
+
+    def __init__(self, path: Path, source: str | None = None) -> None:
+        self.keys: dict[tuple[str, ...], int] = {}
+        if source is None:
+            try:
+                source = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                source = ""
+        self._scan(source)
+
+    def _scan(self, source: str) -> None:
+        line, index, size = 1, 0, len(source)
+        stack: list[tuple[tuple[str, ...], bool]] = []  # per open container: its key path, and whether an array
+        last_key: str | None = None
+        while index < size:
+            char = source[index]
+            if char == "\n":
+                line += 1
+            elif char == '"':
+                end = index + 1
+                while end < size and source[end] != '"':
+                    end += 2 if source[end] == "\\" else 1
+                raw = source[index:end + 1]
+                index = end
+                is_key = source[end + 1:end + 200].lstrip(" \t\r\n").startswith(":")
+                if is_key and stack and not stack[-1][1]:
+                    try:
+                        last_key = json.loads(raw)
+                    except ValueError:
+                        last_key = None
+                    if last_key is not None:
+                        self.keys.setdefault((*stack[-1][0], last_key), line)
+            elif char in "{[":
+                if not stack:
+                    here: tuple[str, ...] = ()
+                elif stack[-1][1]:
+                    here = (*stack[-1][0], "[]")  # inside an array: never one of the paths asked for
+                else:
+                    here = (*stack[-1][0], last_key or "")
+                stack.append((here, char == "["))
+                last_key = None
+            elif char in "}]" and stack:
+                stack.pop()
+            index += 1
+
+    def of(self, *path: str) -> int:
+        """The line of ``path``, or of the nearest enclosing key that has one, or 1."""
+        while path:
+            if found := self.keys.get(tuple(path)):
+                return found
+            path = path[:-1]
+        return 1
