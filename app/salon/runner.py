@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from salon.agents import Agent, Step
 from salon.errors import ProviderError, ServerBusy
@@ -25,6 +26,9 @@ from salon.reply import ReplyBuilder
 from salon.surrogates import mend
 
 BUSY_RETRY_DELAYS = (0.5, 1.5, 3.0)
+
+Decision = Literal["once", "always", "deny"]
+DECISIONS: tuple[Decision, ...] = ("once", "always", "deny")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,8 @@ class Run:
         self._waiting_on_provider = False
         self._task: asyncio.Task[object] | None = None
         self._started = False
+        self._decisions: dict[str, Decision] = {}
+        self._decided = asyncio.Event()
 
     @property
     def cancelled(self) -> bool:
@@ -87,6 +93,17 @@ class Run:
         self._cancel_requested = True
         if self._waiting_on_provider and self._task is not None:
             self._task.cancel()
+
+    def decide(self, call_id: str, decision: Decision) -> None:
+        """Answer a tool call the run asked about (:class:`~salon.events.RequiresAction`).
+
+        May come before or after the consumer resumes iterating; the run waits until every call it asked about has
+        an answer. ``"always"`` is remembered for this agent and tool in the user's config by the run's approvals.
+        """
+        if decision not in DECISIONS:
+            raise ValueError(f"a decision is one of {', '.join(DECISIONS)}, not {decision!r}")
+        self._decisions[call_id] = decision
+        self._decided.set()
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self.events()
