@@ -28,7 +28,7 @@ from salon.tui.widgets.banner import Banner
 from salon.tui.widgets.chat_log import ChatLog
 from salon.tui.widgets.chat_view import ChatView
 from salon.tui.widgets.composer import Composer
-from salon.tui.widgets.message import LiveMessage
+from salon.tui.widgets.live_message import LiveMessage
 from salon.tui.widgets.status import Connection, StatusLine
 
 if TYPE_CHECKING:
@@ -165,6 +165,13 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
             self._set_connection("up")
         if event.live.is_attached and self.view in event.live.ancestors:
             self.status.rate = round(event.rate) if event.rate else None
+
+    @on(ChatView.StopRequested)
+    def _stop_requested(self, event: ChatView.StopRequested) -> None:
+        if event.view is self.view:
+            self.action_stop()
+        else:
+            event.view.cancel()
 
     @on(ChatView.Changed)
     def _changed(self, event: ChatView.Changed) -> None:

@@ -1,0 +1,145 @@
+"""The tool steps of one run in a chat view: a row per call where its reply is, and the approval questions.
+
+The run streams a call's arguments (``StepDelta``), asks before it runs (``RequiresAction``) and reports its end
+(``StepCompleted``); this object keeps the row of each call up to date wherever the row is now (in the live reply, or
+in the final message that replaced it) and asks the user, one call at a time, in an :class:`ApprovalScreen`. It
+answers the run with ``run.decide``; Esc in the dialog stops the run instead (``run.cancel``), which the run ends
+``cancelled`` with everything so far kept.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from salon.events import RequiresAction, RunCompleted, RunFailed, StepCompleted, StepCreated, StepDelta, ToolCall
+from salon.tui.widgets.live_message import LiveMessage
+from salon.tui.widgets.message import FinalMessage
+from salon.tui.widgets.tool_call import ToolCallRow
+
+if TYPE_CHECKING:
+    from salon.runner import Run
+    from salon.tui.screens.approval import ApprovalScreen, Decision
+    from salon.tui.widgets.chat_view import ChatView
+
+ToolEvent = StepCreated | StepDelta | RequiresAction | StepCompleted
+
+UNFINISHED = ("streaming", "waiting", "running")
+
+STOPPED_WAITING = "Stopped: the tool was not run. Everything that arrived before is kept."
+STOPPED_RUNNING = "Stopped while a tool was running: its result is not used. Everything that arrived before is kept."
+
+
+class ToolSteps:
+    """One run's tool calls in one chat view."""
+
+    def __init__(self, view: ChatView, run: Run) -> None:
+        self.view = view
+        self.run = run
+        self.rows: dict[str, ToolCallRow] = {}
+        self._steps: dict[str, tuple[str, str]] = {}
+        """step id → (message id, agent name)."""
+        self._asking: deque[tuple[ToolCall, str]] = deque()
+        self._dialog: ApprovalScreen | None = None
+        self.stopped_by_user = False
+
+    # -- the run's events ---------------------------------------------------------------------------------
+
+    async def handle(self, event: ToolEvent, live: LiveMessage | None) -> None:
+        if isinstance(event, StepCreated):
+            self._steps[event.step_id] = (event.message_id, event.agent_name)
+        elif isinstance(event, StepDelta):
+            row = await self._row(event.step_id, event.call_id, event.server, event.tool, live)
+            row.add_arguments(event.arguments, event.server, event.tool)
+        elif isinstance(event, RequiresAction):
+            for call in event.calls:
+                (await self._row(event.step_id, call.id, call.server, call.tool, live)).update_call(call)
+            agent = self._steps.get(event.step_id, ("", self.view.agent.name))[1]
+            self._asking.extend((call, agent) for call in event.calls)
+            self._ask_next()
+        elif isinstance(event, StepCompleted):
+            for call in event.calls:
+                (await self._row(event.step_id, call.id, call.server, call.tool, live)).update_call(call)
+
+    async def _row(self, step_id: str, call_id: str, server: str, tool: str, live: LiveMessage | None) -> ToolCallRow:
+        row = self.rows.get(call_id)
+        if row is not None:
+            return row
+        row = ToolCallRow(call_id, server, tool)
+        self.rows[call_id] = row
+        message_id = self._steps.get(step_id, ("", ""))[0]
+        if live is not None and (live.created.message_id == message_id or not message_id):
+            await live.add_tool_row(row)
+            return row
+        holder = next((m for m in self.view.query(FinalMessage) if m.message_id == message_id), None)
+        if holder is None and live is None:
+            # A step for a message no longer (or not yet) on screen: the last reply of this run holds it.
+            finals = list(self.view.query(FinalMessage))
+            holder = finals[-1] if finals else None
+        if holder is not None:
+            await holder.add_tool_row(row)
+        elif live is not None:
+            await live.add_tool_row(row)
+        return row
+
+    def swapped(self, final: FinalMessage) -> None:
+        """The live reply became ``final``: its rows are new widgets now, made from the calls as they were."""
+        for row in final.query(ToolCallRow):
+            old = self.rows.get(row.call_id)
+            self.rows[row.call_id] = row
+            if old is not None and old.status != row.status:
+                row.set_status(old.status, output=old.output, error=old.error)
+
+    def ended(self, event: object) -> None:
+        """The run ended (``event`` its last event; None when it was cut off): no question stays open, and no row
+        says it is still waiting or running."""
+        self._asking.clear()
+        self._close_dialog()
+        if isinstance(event, RunCompleted):
+            return
+        for row in self.rows.values():
+            if row.status in UNFINISHED:
+                if isinstance(event, RunFailed):
+                    row.set_status("failed", error=f"the reply failed: {event.error}")
+                else:
+                    row.set_status("cancelled")
+
+    def stop_note(self) -> str | None:
+        """What Esc stopped, in words, when it stopped a tool step (None when no tool was involved)."""
+        statuses = {row.status for row in self.rows.values()}
+        if "running" in statuses:
+            return STOPPED_RUNNING
+        if statuses & {"waiting", "streaming"}:
+            return STOPPED_WAITING
+        return None
+
+    # -- asking ---------------------------------------------------------------------------------------------
+
+    def _ask_next(self) -> None:
+        if self._dialog is not None or not self._asking:
+            return
+        from salon.tui.screens.approval import ApprovalScreen
+
+        call, agent = self._asking.popleft()
+        dialog = ApprovalScreen(call, agent, waiting=len(self._asking))
+        self._dialog = dialog
+        self.view.app.push_screen(dialog, lambda decision: self._answered(dialog, call, decision))
+
+    def _answered(self, dialog: ApprovalScreen, call: ToolCall, decision: Decision | None) -> None:
+        if dialog is not self._dialog:
+            return  # closed because the run ended: nothing to answer
+        self._dialog = None
+        if decision is None:
+            # Esc: the call is not run, and the reply stops (the run keeps everything so far).
+            self._asking.clear()
+            self.stopped_by_user = True
+            self.view.stop_reply()
+            return
+        self.run.decide(call.id, decision)
+        self._ask_next()
+
+    def _close_dialog(self) -> None:
+        dialog, self._dialog = self._dialog, None
+        # Only the top screen can be dismissed; one under another dialog stays, and its answer is ignored.
+        if dialog is not None and dialog.is_attached and dialog is self.view.app.screen:
+            dialog.dismiss(None)
