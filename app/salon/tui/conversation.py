@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from salon.api import ChatMessage
 from salon.events import MessageCompleted
-from salon.tui.records import MessageRecord, Part
+from salon.tui.records import MessageRecord
 
 if TYPE_CHECKING:
     from salon.store import Exchange, Store, StoreError
@@ -107,10 +107,9 @@ class ConversationData:
             self.title = self.store.conversation(stored.conversation_id).title
         return MessageRecord.from_stored(stored)
 
-    def completed(self, event: MessageCompleted, parts: tuple[Part, ...] = ()) -> MessageRecord:
-        """A reply finished (the exchange has stored it already when there is a store); ``parts`` are its text
-        runs and tool calls as the live reply showed them."""
-        record = MessageRecord.from_event(event, parts)
+    def completed(self, event: MessageCompleted) -> MessageRecord:
+        """A reply finished (the exchange has stored it already when there is a store)."""
+        record = MessageRecord.from_event(event)
         if self.store is None:
             self._memory.append(record)
         return record

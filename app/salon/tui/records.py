@@ -92,14 +92,14 @@ class MessageRecord:
         return cls(id=message_id, role="user", text=text)
 
     @classmethod
-    def from_event(cls, event: MessageCompleted, parts: tuple[Part, ...] = ()) -> MessageRecord:
+    def from_event(cls, event: MessageCompleted) -> MessageRecord:
         reply = event.reply
         return cls(
             id=event.message_id, role="assistant", text=reply.text, thinking=reply.thinking,
             agent_id=event.agent_id, agent_name=event.agent_name, model=reply.model, status=event.status,
             input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens,
             usage_estimated=reply.usage.estimated, duration=reply.duration,
-            tokens_per_second=reply.tokens_per_second, error=event.error, chunks=reply.chunks, parts=parts,
+            tokens_per_second=reply.tokens_per_second, error=event.error, chunks=reply.chunks,
         )
 
     @classmethod

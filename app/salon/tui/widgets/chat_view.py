@@ -290,10 +290,9 @@ class ChatView(Vertical):
                                        frame_interval=self.services.frame_interval)
                     await self.chat_log.append(live, record=False)
                 elif isinstance(event, StepCreated | StepDelta | RequiresAction | StepCompleted):
-                    await tools.handle(event, live)
+                    await tools.handle(event)
                 elif isinstance(event, MessageCompleted):
-                    parts = live.parts() if live is not None else ()
-                    record = self.data.completed(event, parts)
+                    record = self.data.completed(event)
                     completed.append(record)
                     if live is not None:
                         await live.finish()
@@ -301,7 +300,6 @@ class ChatView(Vertical):
                                              show_thinking=self.services.show_thinking)
                         await self._render_ahead(final, live.content_size.width)
                         await self.chat_log.replace(live, final)
-                        tools.swapped(final)
                         live = None
                 elif isinstance(event, RunFailed):
                     failure = event

@@ -1,4 +1,4 @@
-"""The reply while it streams: text (or a progress line) drawn at a steady frame rate, tool calls as they come.
+"""The reply while it streams: text (or a progress line) drawn at a steady frame rate.
 
 Deltas are only collected as they arrive (no UI work per token); a timer draws what has gathered a dozen times a
 second. The live reply is drawn like a finished one, by Rich into a :class:`MarkdownBody`: its finished blocks are
@@ -6,8 +6,8 @@ rendered once and kept (``settled``), and only the last, still growing block is 
 the message completes it is replaced by :class:`~salon.tui.widgets.message.FinalMessage`, which reuses the settled
 renders.
 
-A tool call the model makes mid-reply is a row (:class:`ToolCallRow`) after the text so far; text after it goes in a
-new body below the row, so the text before, the call and the text after read in the order they came.
+A tool call ends the message that holds the text before it (the run completes it when the call starts streaming), so
+the call's row goes in the final message, after that text (see ``tool_steps``).
 """
 
 from __future__ import annotations
@@ -22,13 +22,12 @@ from textual.widgets import Static
 from salon.reply import MIN_RATE_SECONDS
 from salon.tui.pacing import FramePacer
 from salon.tui.plain import plain, safe_text
-from salon.tui.records import Part, TextPart, ToolPart, model_label
+from salon.tui.records import model_label
 from salon.tui.rendering import ChunkedMarkdown, LiveMarkdown, Palette
 from salon.tui.settling import LiveTail
 from salon.tui.widgets.markdown_body import MarkdownBody
 from salon.tui.widgets.message import FRAME_INTERVAL, THINKING_TAIL_LINES, Clock, MessageBox
 from salon.tui.widgets.progress import ProgressLine
-from salon.tui.widgets.tool_call import STATUS_TEXT, ToolCallRow
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -71,14 +70,6 @@ class LiveMessage(MessageBox):
         self._live = LiveMarkdown(self.settled)
         """The settled blocks and the tail after them (one chunk, replaced at each frame), drawn as one body."""
         self._live_body: MarkdownBody | None = None
-        self._bodies: list[LiveMarkdown] = [self._live]
-        self.rows: list[ToolCallRow] = []
-        """The tool calls of this reply so far, in order (mounted only where the text is shown)."""
-        self._runs: list[str | ToolCallRow] = []
-        """The text runs closed by a tool call, and the calls, in order; the open run is the text after them."""
-        self._run_start = 0
-        self._new_body = False
-        """A tool row came after the last text: text that comes next goes in a new body below it."""
         self._timer: Timer | None = None
         self._finished = False
         self.deltas = 0
@@ -168,13 +159,11 @@ class LiveMessage(MessageBox):
                 await self._write(fragment)
         if not self.show_text:
             elapsed = self._clock() - self._started
-            self.query_one(ProgressLine).show(self.deltas, self.rate(), elapsed, safe_text(self.activity()))
+            self.query_one(ProgressLine).show(self.deltas, self.rate(), elapsed)
         if self.deltas:
             self.post_message(self.Progress(self, self.rate()))
 
     async def _write(self, fragment: str) -> None:
-        if self._new_body:
-            await self._start_body()
         settle = self._tail.add(fragment)
         if settle is not None:
             await self._settle(settle.done, settle.rest, open_paragraph=settle.open_paragraph)
@@ -201,55 +190,8 @@ class LiveMessage(MessageBox):
         self._tail.restart(rest)
         self._show_tail()
 
-    async def _start_body(self) -> None:
-        """Text after a tool call: a body of its own below the row, with its own settled blocks and tail."""
-        self._new_body = False
-        self.settled = ChunkedMarkdown(self.settled.palette)
-        self._tail = LiveTail()
-        self._live = LiveMarkdown(self.settled)
-        self._bodies.append(self._live)
-        self._live_body = MarkdownBody(self._live, classes="body")
-        await self.mount(self._live_body)
-
-    # -- tool calls ---------------------------------------------------------------------------------------
-
-    async def add_tool_row(self, row: ToolCallRow) -> None:
-        """A tool call started: the text so far is written first, so the row comes right after it."""
-        if self._pending and not self._finished:
-            fragment = safe_text("".join(self._pending))
-            self._text_parts.extend(self._pending)
-            self._pending.clear()
-            if self.show_text:
-                await self._write(fragment)
-        text = self.written
-        if len(text) > self._run_start:
-            self._runs.append(text[self._run_start:])
-        self._run_start = len(text)
-        self._runs.append(row)
-        self.rows.append(row)
-        self._new_body = True
-        if self.show_text:
-            await self.mount(row)
-
-    def parts(self) -> tuple[Part, ...]:
-        """The text runs and tool calls so far, in order; empty when no tool was called (the text is all)."""
-        if not self.rows:
-            return ()
-        parts: list[Part] = [TextPart(item) if isinstance(item, str) else ToolPart.of(item) for item in self._runs]
-        if rest := self.text[self._run_start:]:
-            parts.append(TextPart(rest))
-        return tuple(parts)
-
-    def activity(self) -> str:
-        """What the latest tool call is doing, for the progress line of a reply whose text is not shown."""
-        if not self.rows:
-            return ""
-        row = self.rows[-1]
-        return f"{row.server} · {row.tool}: {STATUS_TEXT.get(row.status, row.status)}"
-
     def set_palette(self, palette: Palette) -> None:
-        for live in self._bodies:
-            live.palette = palette
+        self._live.palette = palette
         if self.show_text:
             for body in self.query(MarkdownBody):
                 body.changed()

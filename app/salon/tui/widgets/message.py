@@ -142,7 +142,9 @@ class FinalMessage(MessageBox):
                          classes="problem")
 
     async def add_tool_row(self, row: ToolCallRow) -> None:
-        """A tool call of this reply that started after its text was final: shown after the text."""
+        """A tool call of this reply, which started when its text was complete: shown after the text."""
+        # A completion that opened with a call has no text: the row, not "(no text)", is what it said.
+        await self.query(".-empty").remove()
         problem = self.query(".problem")
         await self.mount(row, before=problem.first() if problem else None)
 

@@ -8,13 +8,11 @@ from textual.widgets import Static
 from salon.tui.records import estimated_out
 
 
-def progress_text(deltas: int, rate: float | None, elapsed: float, activity: str = "") -> str:
+def progress_text(deltas: int, rate: float | None, elapsed: float) -> str:
     # In the footer's words: the provider's counts come only with the final line, so until then the tokens are
     # Salon's estimate (a streamed piece is about one token) and say so.
     rate_part = f"{rate:.1f} tok/s" if rate else "no rate yet"
-    line = f"Writing… {estimated_out(deltas)} · {rate_part} · {elapsed:.1f} s"
-    # A tool step (an agent whose text is hidden still shows what it is calling, and what waits for the user).
-    return f"{line} · tool {activity}" if activity else line
+    return f"Writing… {estimated_out(deltas)} · {rate_part} · {elapsed:.1f} s"
 
 
 class ProgressLine(Static):
@@ -23,5 +21,5 @@ class ProgressLine(Static):
     def __init__(self, *, classes: str | None = None) -> None:
         super().__init__(Content(progress_text(0, None, 0.0)), classes=classes)
 
-    def show(self, deltas: int, rate: float | None, elapsed: float, activity: str = "") -> None:
-        self.update(Content(progress_text(deltas, rate, elapsed, activity)))
+    def show(self, deltas: int, rate: float | None, elapsed: float) -> None:
+        self.update(Content(progress_text(deltas, rate, elapsed)))

@@ -1,8 +1,8 @@
 """The tool steps of one run in a chat view: a row per call where its reply is, and the approval questions.
 
 The run streams a call's arguments (``StepDelta``), asks before it runs (``RequiresAction``) and reports its end
-(``StepCompleted``); this object keeps the row of each call up to date wherever the row is now (in the live reply, or
-in the final message that replaced it) and asks the user, one call at a time, in an :class:`ApprovalScreen`. It
+(``StepCompleted``); this object keeps the row of each call up to date in the message the call belongs to, and asks
+the user, one call at a time, in an :class:`ApprovalScreen`. It
 answers the run with ``run.decide``; Esc in the dialog stops the run instead (``run.cancel``), which the run ends
 ``cancelled`` with everything so far kept.
 """
@@ -13,7 +13,6 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from salon.events import RequiresAction, RunCompleted, RunFailed, StepCompleted, StepCreated, StepDelta, ToolCall
-from salon.tui.widgets.live_message import LiveMessage
 from salon.tui.widgets.message import FinalMessage
 from salon.tui.widgets.tool_call import ToolCallRow
 
@@ -45,50 +44,35 @@ class ToolSteps:
 
     # -- the run's events ---------------------------------------------------------------------------------
 
-    async def handle(self, event: ToolEvent, live: LiveMessage | None) -> None:
+    async def handle(self, event: ToolEvent) -> None:
         if isinstance(event, StepCreated):
             self._steps[event.step_id] = (event.message_id, event.agent_name)
         elif isinstance(event, StepDelta):
-            row = await self._row(event.step_id, event.call_id, event.server, event.tool, live)
+            row = await self._row(event.step_id, event.call_id, event.server, event.tool)
             row.add_arguments(event.arguments, event.server, event.tool)
         elif isinstance(event, RequiresAction):
             for call in event.calls:
-                (await self._row(event.step_id, call.id, call.server, call.tool, live)).update_call(call)
+                (await self._row(event.step_id, call.id, call.server, call.tool)).update_call(call)
             agent = self._steps.get(event.step_id, ("", self.view.agent.name))[1]
             self._asking.extend((call, agent) for call in event.calls)
             self._ask_next()
         elif isinstance(event, StepCompleted):
             for call in event.calls:
-                (await self._row(event.step_id, call.id, call.server, call.tool, live)).update_call(call)
+                (await self._row(event.step_id, call.id, call.server, call.tool)).update_call(call)
 
-    async def _row(self, step_id: str, call_id: str, server: str, tool: str, live: LiveMessage | None) -> ToolCallRow:
+    async def _row(self, step_id: str, call_id: str, server: str, tool: str) -> ToolCallRow:
         row = self.rows.get(call_id)
         if row is not None:
             return row
         row = ToolCallRow(call_id, server, tool)
         self.rows[call_id] = row
+        # The run completes the message holding the text before a call when the call starts: the row goes there.
         message_id = self._steps.get(step_id, ("", ""))[0]
-        if live is not None and (live.created.message_id == message_id or not message_id):
-            await live.add_tool_row(row)
-            return row
-        holder = next((m for m in self.view.query(FinalMessage) if m.message_id == message_id), None)
-        if holder is None and live is None:
-            # A step for a message no longer (or not yet) on screen: the last reply of this run holds it.
-            finals = list(self.view.query(FinalMessage))
-            holder = finals[-1] if finals else None
+        finals = list(self.view.query(FinalMessage))
+        holder = next((m for m in finals if m.message_id == message_id), finals[-1] if finals else None)
         if holder is not None:
             await holder.add_tool_row(row)
-        elif live is not None:
-            await live.add_tool_row(row)
         return row
-
-    def swapped(self, final: FinalMessage) -> None:
-        """The live reply became ``final``: its rows are new widgets now, made from the calls as they were."""
-        for row in final.query(ToolCallRow):
-            old = self.rows.get(row.call_id)
-            self.rows[row.call_id] = row
-            if old is not None and old.status != row.status:
-                row.set_status(old.status, output=old.output, error=old.error)
 
     def ended(self, event: object) -> None:
         """The run ended (``event`` its last event; None when it was cut off): no question stays open, and no row
