@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from salon.agents import Agent, AgentCatalog, default_directories, load_agents
 from salon.config import Config, load_config
@@ -13,6 +14,10 @@ from salon.events import Event, MessageCompleted, MessageDelta, RunFailed
 from salon.providers import ChatMessage, ModelInfo, Providers, bare_model, is_ollama
 from salon.reply import Reply
 from salon.runner import Run
+
+if TYPE_CHECKING:
+    from salon.tools.approvals import Approvals
+    from salon.tools.host import ToolHost
 
 BUNDLED_DEFAULT_AGENT = "assistant"
 
@@ -48,6 +53,26 @@ class Session:
         self.config = config or load_config()
         self.catalog = catalog or load_agents(default_directories())
         self.providers = Providers(self.config)
+        self._tools: ToolHost | None = None
+        self._approvals: Approvals | None = None
+
+    @property
+    def tools(self) -> ToolHost:
+        """The user's MCP servers; each starts when an agent that uses it first runs, and stops with the session."""
+        if self._tools is None:
+            from salon.tools.host import ToolHost
+
+            self._tools = ToolHost(self.config.mcp_servers)
+        return self._tools
+
+    @property
+    def approvals(self) -> Approvals:
+        """Which tool calls run unasked (the user's ``approve = "auto"`` and remembered "always")."""
+        if self._approvals is None:
+            from salon.tools.approvals import Approvals
+
+            self._approvals = Approvals(self.config)
+        return self._approvals
 
     @property
     def default_agent_id(self) -> str:
@@ -78,7 +103,11 @@ class Session:
         messages = list(history)
         if prompt is not None:
             messages.append(ChatMessage("user", prompt))
-        return Run(self.agent(agent, model), messages, self.providers, stream=stream, clock=clock)
+        chosen = self.agent(agent, model)
+        if not chosen.uses_tools:
+            return Run(chosen, messages, self.providers, stream=stream, clock=clock)
+        return Run(chosen, messages, self.providers, stream=stream, clock=clock, tools=self.tools,
+                   approvals=self.approvals)
 
     # -- models ------------------------------------------------------------------------------------------------
 
@@ -134,6 +163,8 @@ class Session:
             await import_litellm_async()
 
     async def aclose(self) -> None:
+        if self._tools is not None:
+            await self._tools.aclose()
         await self.providers.aclose()
 
     async def __aenter__(self) -> Session:

@@ -302,7 +302,7 @@ def check_file(path: Path) -> int:
         line, reason = error_position(exc, text)
         print(f"{path}:{line}: invalid TOML: {reason}. Salon will start with default settings until it is fixed")
         return 1
-    found = problems(parse_config(document, path))
+    found = problems(parse_config(document, path, text))
     for problem in found:
         print(problem)
     if not found:

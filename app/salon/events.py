@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from salon.errors import ProviderError
-from salon.reply import Reply
+from salon.reply import Reply, Usage
 
 MessageStatus = Literal["streaming", "complete", "interrupted", "failed"]
 ToolStatus = Literal["streaming", "waiting", "running", "completed", "failed", "denied", "cancelled"]
@@ -182,6 +182,8 @@ class StepCompleted:
     step_id: str
     calls: tuple[ToolCall, ...]
     status: StepStatus = "completed"
+    usage: Usage | None = None
+    """The token counts of the completion that made the calls, when they arrived after its text had ended."""
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -248,6 +250,9 @@ def to_openai(event: Event) -> dict[str, Any]:
             data = {"id": event.step_id, "object": "thread.run.step", "run_id": event.run_id,
                     "type": "tool_calls", "status": event.status,
                     "step_details": {"type": "tool_calls", "tool_calls": [_step_call(c) for c in event.calls]}}
+            if event.usage is not None:
+                data["usage"] = {"prompt_tokens": event.usage.input_tokens,
+                                 "completion_tokens": event.usage.output_tokens}
             return data
         case RunCompleted():
             return {"id": event.run_id, "object": "thread.run", "status": "completed"}

@@ -1,0 +1,285 @@
+"""Agents that call MCP tools, end to end through the runner: real MCP servers over stdio, real model servers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from salon.config import load_config
+from salon.events import (
+    MessageCompleted,
+    MessageCreated,
+    MessageDelta,
+    RequiresAction,
+    RunCancelled,
+    RunCompleted,
+    RunCreated,
+    RunFailed,
+    StepCompleted,
+    StepCreated,
+    StepDelta,
+)
+from tests.servers.ollama import Scripted
+from tests.tools.conftest import (
+    calls_made,
+    lab_server,
+    open_session,
+    time_server,
+    write_agent,
+    write_config,
+)
+
+TOKYO = {"timezone": "Asia/Tokyo"}
+
+
+@pytest.fixture
+def tools_model(ollama_server):
+    ollama_server.add_model("qwen3", "completion", "tools")
+    return "ollama/qwen3"
+
+
+async def drive(run, decisions=("once",)):
+    """Iterate the run as a face does, answering each RequiresAction with the next decision."""
+    answers = iter(decisions)
+    events = []
+    async for event in run:
+        events.append(event)
+        if isinstance(event, RequiresAction):
+            for call in event.calls:
+                run.decide(call.id, next(answers))
+    return events
+
+
+def names(events):
+    return [e.name for e in events]
+
+
+async def test_what_time_is_it_in_tokyo_through_the_real_time_server(config_dir, agents_dir, ollama_server,
+                                                                     tools_model):
+    write_agent(agents_dir, "clock", tools_model, ["time.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, time_server()), agents_dir)
+    ollama_server.script(
+        Scripted(text="Let me check.", tool_calls=[{"name": "get_current_time", "arguments": TOKYO}]),
+        Scripted(text="It is late evening in Tokyo."))
+    async with session:
+        run = session.run("clock", "What time is it in Tokyo?")
+        events = await drive(run)
+    # Before the call ran, the run asked, showing the tool, its server and its arguments.
+    [asked] = [e for e in events if isinstance(e, RequiresAction)]
+    [call] = asked.calls
+    assert (call.server, call.tool, json.loads(call.arguments), call.status) == (
+        "time", "get_current_time", TOKYO, "waiting")
+    [done] = [e for e in events if isinstance(e, StepCompleted)]
+    [result] = done.calls
+    assert result.status == "completed"
+    assert json.loads(result.output)["timezone"] == "Asia/Tokyo"
+    # The tool's answer went back to the model as a tool message, and its next reply is the answer.
+    first, second = ollama_server.requests
+    assert [t["function"]["name"] for t in first["tools"]] == ["convert_time", "get_current_time"] or \
+        sorted(t["function"]["name"] for t in first["tools"]) == ["convert_time", "get_current_time"]
+    assistant, tool = second["messages"][-2:]
+    assert assistant["tool_calls"][0]["function"] == {"name": "get_current_time", "arguments": TOKYO}
+    assert tool["role"] == "tool" and tool["tool_name"] == "get_current_time"
+    assert json.loads(tool["content"])["timezone"] == "Asia/Tokyo"
+    texts = [e.reply.text for e in events if isinstance(e, MessageCompleted)]
+    assert texts == ["Let me check.", "It is late evening in Tokyo."]
+    assert isinstance(events[-1], RunCompleted)
+
+
+async def test_event_order_follows_openais_documented_sequence(config_dir, agents_dir, ollama_server, tools_model,
+                                                               lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log)), agents_dir)
+    ollama_server.script(
+        Scripted(text="Checking.", tool_calls=[{"name": "echo", "arguments": {"text": "one"}},
+                                               {"name": "clock", "arguments": TOKYO}]),
+        Scripted(text="Done."))
+    async with session:
+        events = await drive(session.run("labbie", "Go."), ("once", "once"))
+    order = names(events)
+    # OpenAI's Assistants order: the message before the calls completes, then the tool_calls step is created and
+    # streams its deltas, the run requires action, the step completes with outputs, the next message follows.
+    expected_shape = ["thread.run.created", "thread.message.created", "thread.message.delta",
+                      "thread.message.completed", "thread.run.step.created", "thread.run.step.delta",
+                      "thread.run.requires_action", "thread.run.step.completed", "thread.message.created",
+                      "thread.message.delta", "thread.message.completed", "thread.run.completed"]
+    collapsed = [n for i, n in enumerate(order) if i == 0 or n != order[i - 1]]
+    assert collapsed == expected_shape
+    created = next(e for e in events if isinstance(e, StepCreated))
+    first_message = next(e for e in events if isinstance(e, MessageCreated))
+    assert created.message_id == first_message.message_id
+    deltas = [e for e in events if isinstance(e, StepDelta)]
+    assert [(d.index, d.server, d.tool) for d in deltas] == [(0, "lab", "echo"), (1, "lab", "clock")]
+    assert calls_made(lab_log) == ["echo [('text', 'one')]", "clock [('timezone', 'Asia/Tokyo')]"]
+
+
+async def test_a_denied_call_never_runs_and_the_model_is_told(config_dir, agents_dir, ollama_server, tools_model,
+                                                               lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log)), agents_dir)
+    ollama_server.script(Scripted(text="", tool_calls=[{"name": "echo", "arguments": {"text": "secret"}}]),
+                         Scripted(text="Understood."))
+    async with session:
+        events = await drive(session.run("labbie", "Go."), ("deny",))
+    [done] = [e for e in events if isinstance(e, StepCompleted)]
+    assert [(c.status, c.output) for c in done.calls] == [("denied", None)]
+    assert calls_made(lab_log) == []
+    tool_message = ollama_server.requests[1]["messages"][-1]
+    assert tool_message["role"] == "tool" and "denied" in tool_message["content"]
+    assert isinstance(events[-1], RunCompleted)
+
+
+async def test_always_is_remembered_in_the_users_config_and_not_asked_again(config_dir, agents_dir, ollama_server,
+                                                                             tools_model, lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    path = write_config(config_dir, ollama_server.host, lab_server(lab_log))
+    call = [{"name": "echo", "arguments": {"text": "hi"}}]
+    ollama_server.script(Scripted(text="", tool_calls=call), Scripted(text="One."))
+    async with open_session(path, agents_dir) as session:
+        first = await drive(session.run("labbie", "Go."), ("always",))
+    assert any(isinstance(e, RequiresAction) for e in first)
+    assert load_config(path).approvals["labbie"] == {"lab.echo": "always"}
+    assert path.stat().st_mode & 0o777 == 0o600
+    # A new session (Salon started again) reads it back: the same tool runs for this agent without a question.
+    ollama_server.script(Scripted(text="", tool_calls=call), Scripted(text="Two."))
+    async with open_session(path, agents_dir) as session:
+        second = await drive(session.run("labbie", "Again."), ())
+    assert not any(isinstance(e, RequiresAction) for e in second)
+    assert [c.status for e in second if isinstance(e, StepCompleted) for c in e.calls] == ["completed"]
+    assert calls_made(lab_log) == ["echo [('text', 'hi')]"] * 2
+
+
+async def test_auto_approval_comes_only_from_the_users_config(config_dir, agents_dir, ollama_server, tools_model,
+                                                               lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    path = write_config(config_dir, ollama_server.host, lab_server(lab_log, approve="auto"))
+    ollama_server.script(Scripted(text="", tool_calls=[{"name": "echo", "arguments": {"text": "a"}}]),
+                         Scripted(text="Ran."))
+    async with open_session(path, agents_dir) as session:
+        events = await drive(session.run("labbie", "Go."), ())
+    assert not any(isinstance(e, RequiresAction) for e in events)
+    assert calls_made(lab_log) == ["echo [('text', 'a')]"]
+
+
+async def test_cancel_while_waiting_for_approval_keeps_everything_so_far(config_dir, agents_dir, ollama_server,
+                                                                         tools_model, lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log)), agents_dir)
+    ollama_server.script(Scripted(text="Before.", tool_calls=[{"name": "echo", "arguments": {"text": "x"}}]))
+    events = []
+    async with session:
+        run = session.run("labbie", "Go.")
+        async for event in run:
+            events.append(event)
+            if isinstance(event, RequiresAction):
+                run.cancel()
+    assert [e.reply.text for e in events if isinstance(e, MessageCompleted)] == ["Before."]
+    [done] = [e for e in events if isinstance(e, StepCompleted)]
+    assert done.status == "cancelled" and [c.status for c in done.calls] == ["cancelled"]
+    assert isinstance(events[-1], RunCancelled)
+    assert calls_made(lab_log) == []
+
+
+@pytest.mark.parametrize(("tool", "arguments", "says"), [
+    ("fail", {"reason": "boom"}, "Error executing tool fail"),
+    ("hang", {"seconds": 60}, "did not answer within 2 s"),
+    ("die", {}, "MCP server 'lab' stopped during the call"),
+    ("nosuch", {}, "the model asked for a tool it was not offered: 'nosuch'"),
+])
+async def test_a_tool_that_fails_is_a_clear_message_and_the_run_goes_on(
+        config_dir, agents_dir, ollama_server, tools_model, lab_log, tool, arguments, says):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log, timeout=2)),
+                           agents_dir)
+    ollama_server.script(Scripted(text="", tool_calls=[{"name": tool, "arguments": arguments}]),
+                         Scripted(text="Sorry, that did not work."))
+    async with session:
+        events = await drive(session.run("labbie", "Go."), ("once",) if tool != "nosuch" else ())
+    [done] = [e for e in events if isinstance(e, StepCompleted)]
+    [call] = done.calls
+    assert call.status == "failed" and says in call.error
+    told = ollama_server.requests[1]["messages"][-1]
+    assert told["role"] == "tool" and says in told["content"]
+    assert [e.reply.text for e in events if isinstance(e, MessageCompleted)][-1] == "Sorry, that did not work."
+    assert isinstance(events[-1], RunCompleted)
+
+
+async def test_a_tool_that_returns_megabytes_is_cut_and_says_so(config_dir, agents_dir, ollama_server,
+                                                               tools_model, lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log)), agents_dir)
+    ollama_server.script(Scripted(text="", tool_calls=[{"name": "flood", "arguments": {"megabytes": 5}}]),
+                         Scripted(text="That was a lot."))
+    async with session:
+        events = await drive(session.run("labbie", "Go."))
+    [call] = next(e for e in events if isinstance(e, StepCompleted)).calls
+    assert call.status == "completed"
+    assert len(call.output) < 21_000 and "Salon cut this tool's output: 5,242,880 characters" in call.output
+    assert len(ollama_server.requests[1]["messages"][-1]["content"]) < 21_000
+
+
+async def test_a_server_that_does_not_start_fails_the_run_clearly(config_dir, agents_dir, ollama_server,
+                                                                  tools_model, lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log, "--exit-at-start")),
+                           agents_dir)
+    async with session:
+        events = await drive(session.run("labbie", "Go."), ())
+    assert isinstance(events[-1], RunFailed)
+    message = events[-1].error
+    assert "MCP server 'lab'" in message and "cannot open its database" in message
+    assert ollama_server.requests == []
+
+
+async def test_a_server_not_in_the_config_is_named_with_the_fix(config_dir, agents_dir, ollama_server,
+                                                                tools_model):
+    write_agent(agents_dir, "clock", tools_model, ["time.*"])
+    session = open_session(write_config(config_dir, ollama_server.host), agents_dir)
+    async with session:
+        events = await drive(session.run("clock", "Go."), ())
+    assert isinstance(events[-1], RunFailed)
+    assert "[mcp_servers.time]" in events[-1].error
+
+
+async def test_a_model_that_loops_stops_at_max_iterations(config_dir, agents_dir, ollama_server, tools_model,
+                                                          lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"], "max_iterations = 2\n")
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log, approve="auto")),
+                           agents_dir)
+    loop = Scripted(text="", tool_calls=[{"name": "echo", "arguments": {"text": "again"}}])
+    ollama_server.script(loop, loop, loop, loop)
+    async with session:
+        events = await drive(session.run("labbie", "Go."), ())
+    assert len(calls_made(lab_log)) == 2
+    assert isinstance(events[-1], RunFailed)
+    assert "max_iterations = 2" in events[-1].error
+    assert len(ollama_server.requests) == 3
+
+
+async def test_a_model_without_tools_gets_a_clear_message(config_dir, agents_dir, ollama_server, lab_log):
+    write_agent(agents_dir, "labbie", "ollama/llama3.2", ["lab.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log)), agents_dir)
+    async with session:
+        events = await drive(session.run("labbie", "Go."), ())
+    assert isinstance(events[-1], RunFailed)
+    assert "does not support tools" in events[-1].error
+    assert kinds_of(events)[:2] == [RunCreated, MessageCreated]
+
+
+def kinds_of(events):
+    return [type(e) for e in events]
+
+
+async def test_text_deltas_and_tool_deltas_stay_apart(config_dir, agents_dir, ollama_server, tools_model, lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log, approve="auto")),
+                           agents_dir)
+    ollama_server.script(Scripted(text="Let me look.", tool_calls=[{"name": "echo", "arguments": {"text": "z"}}]),
+                         Scripted(text="Found it."))
+    async with session:
+        events = await drive(session.run("labbie", "Go."), ())
+    text = "".join(e.text for e in events if isinstance(e, MessageDelta))
+    assert text == "Let me look.Found it."
+    args = "".join(e.arguments for e in events if isinstance(e, StepDelta))
+    assert json.loads(args) == {"text": "z"}
