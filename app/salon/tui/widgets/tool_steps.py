@@ -120,6 +120,9 @@ class ToolSteps:
             self.view.stop_reply()
             return
         self.run.decide(call.id, decision)
+        if decision != "deny" and (row := self.rows.get(call.id)) is not None:
+            # The run sends no event when an approved call starts; from the user's yes, it is the run's to run.
+            row.set_status("running")
         self._ask_next()
 
     def _close_dialog(self) -> None:
