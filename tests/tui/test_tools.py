@@ -7,66 +7,25 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 
-from salon.agents import load_agents
-from salon.api import Session
-from salon.config import load_config
 from salon.tui.app import SalonApp
 from salon.tui.screens.approval import ApprovalScreen
 from salon.tui.widgets import FinalMessage, LiveMessage
 from salon.tui.widgets.tool_call import ToolCallRow
 from tests.servers.ollama import OllamaServer, Scripted
-from tests.tools.conftest import calls_made, lab_server, time_server, write_agent, write_config
-from tests.tui.conftest import ROOT, ManualClock, send, settle, wait_for
+from tests.tools.conftest import calls_made, lab_server, time_server, write_agent
+from tests.tui.conftest import send, settle, wait_for
 from tests.tui.hostile_apps import SIZE, flat
+from tests.tui.tools_apps import ASK_TIMEOUT, add_tools_model, dialog, rows, tools_app
 
 TOKYO = {"timezone": "Asia/Tokyo"}
-ASK_TIMEOUT = 60.0
-"""Seconds for an MCP server to start (a Python process importing the SDK) on a loaded machine."""
-
-
-@pytest.fixture
-def lab_log(tmp_path: Path) -> Path:
-    return tmp_path / "lab-calls.log"
-
-
-@pytest.fixture
-def agents_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "agents"
-    folder.mkdir()
-    return folder
 
 
 @pytest.fixture
 def tools_model(ollama_server: OllamaServer) -> str:
-    ollama_server.add_model("qwen3", "completion", "tools")
-    return "ollama/qwen3"
-
-
-def tools_app(config_dir: Path, agents_dir: Path, data_dir: Path, server: OllamaServer, agent: str,
-              *tables: str) -> SalonApp:
-    """The real app on the user's config naming MCP servers, with the bundled agents and the test's own."""
-    config = load_config(write_config(config_dir, server.host, *tables))
-    assert not config.warnings, config.warnings
-    session = Session(config, load_agents([ROOT / "agents", agents_dir]))
-    return SalonApp(session, agent_id=agent, data_dir=data_dir, clock=ManualClock(), show_conversations=False)
-
-
-async def dialog(app: SalonApp, pilot: Pilot) -> ApprovalScreen:
-    """The approval dialog, once it is on screen and answers keys."""
-    await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), timeout=ASK_TIMEOUT, what="the dialog")
-    screen = app.screen
-    assert isinstance(screen, ApprovalScreen)
-    await wait_for(pilot, lambda: screen.armed, what="the dialog armed")
-    return screen
-
-
-def rows(app: SalonApp) -> list[ToolCallRow]:
-    return list(app.chat_screen.query(ToolCallRow))
+    return add_tools_model(ollama_server)
 
 
 async def test_what_time_is_it_in_tokyo_the_call_is_shown_as_it_streams_and_runs_only_after_approval(
