@@ -201,3 +201,44 @@ async def test_a_hidden_streaming_agent_shows_its_tool_calls_too(config_dir, age
         assert not app.chat_screen.query(LiveMessage)
         assert "▸ ✓ result" in flat(app) and "Late evening." in flat(app)
         assert len(app.chat_screen.query(FinalMessage)) == 2
+
+
+async def test_a_reopened_conversation_shows_its_tool_calls_from_the_store(config_dir, agents_dir, data_dir,
+                                                                          ollama_server: OllamaServer, tools_model,
+                                                                          lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    ollama_server.script(
+        Scripted(text="Looking.", tool_calls=[{"name": "clock", "arguments": TOKYO},
+                                              {"name": "fail", "arguments": {"reason": "no disk"}}]),
+        Scripted(text="Half of it worked."))
+    tables = lab_server(lab_log)
+    app = tools_app(config_dir, agents_dir, data_dir, ollama_server, "labbie", tables)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        await send(app, pilot, "Time, then fail")
+        await dialog(app, pilot)
+        await pilot.press("o")
+        await dialog(app, pilot)  # the second call of the same reply, asked next
+        await pilot.press("o")
+        await wait_for(pilot, lambda: not app.chat_screen.view.busy, timeout=ASK_TIMEOUT, what="the reply done")
+        await settle(app, pilot)
+        live = flat(app)
+        conversation_id = app.chat_screen.view.data.conversation_id
+    assert conversation_id is not None
+    again = tools_app(config_dir, agents_dir, data_dir, ollama_server, "labbie", tables)
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(again, pilot)
+        await again.chat_screen.open_conversation(conversation_id)
+        await settle(again, pilot)
+        shown = flat(again)
+        for piece in ("Looking.", '⚙ lab · clock {"timezone": "Asia/Tokyo"}', "▸ ✓ result: {",
+                      '⚙ lab · fail {"reason": "no disk"}', "✗ failed", "no disk", "Half of it worked."):
+            assert piece in live, f"{piece!r} was not shown live"
+            assert piece in shown, f"{piece!r} is not shown after reopening"
+        assert shown.index("Looking.") < shown.index("⚙ lab · clock") < shown.index("⚙ lab · fail") \
+            < shown.index("Half of it worked.")
+        [clock, fail] = rows(again)
+        assert (clock.status, fail.status) == ("completed", "failed")
+        clock.toggle()
+        await pilot.pause()
+        assert '"datetime": "2026-12-02T23:30:00+09:00"' in flat(again)

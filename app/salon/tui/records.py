@@ -45,20 +45,10 @@ Part = TextPart | ToolPart
 
 
 def display_parts(parts: Iterable[Any]) -> tuple[Part, ...]:
-    """A stored message's parts as the chat shows them: text runs and tool calls, in order.
-
-    A stored part is read by its shape (``kind``/``type`` "text" with ``text``, else a tool call), so the TUI needs
-    no SQLite code to show one.
-    """
-    shown: list[Part] = []
-    for part in parts:
-        kind = getattr(part, "kind", None) or getattr(part, "type", None)
-        if kind == "text" or (kind is None and isinstance(getattr(part, "text", None), str)
-                              and getattr(part, "tool", None) is None):
-            shown.append(TextPart(str(getattr(part, "text", "") or "")))
-        else:
-            shown.append(ToolPart.of(getattr(part, "call", None) or part))
-    return tuple(shown)
+    """A stored message's parts (``salon.store`` ``TextPart`` / ``ToolCallPart``, read by their ``type``) as the
+    chat shows them, in order; the TUI needs no SQLite code to show one."""
+    return tuple(TextPart(str(part.text)) if getattr(part, "type", None) == "text" else ToolPart.of(part)
+                 for part in parts)
 
 
 @dataclass(frozen=True, slots=True)
