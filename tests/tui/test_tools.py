@@ -14,10 +14,11 @@ from salon.tui.app import SalonApp
 from salon.tui.screens.approval import ApprovalScreen
 from salon.tui.widgets import FinalMessage, LiveMessage
 from salon.tui.widgets.tool_call import ToolCallRow
+from tests.hostile import CORPUS, MARKUP
 from tests.servers.ollama import OllamaServer, Scripted
 from tests.tools.conftest import calls_made, lab_server, time_server, write_agent
 from tests.tui.conftest import send, settle, wait_for
-from tests.tui.hostile_apps import SIZE, flat
+from tests.tui.hostile_apps import SIZE, assert_inert, assert_running, click_on, flat
 from tests.tui.tools_apps import ASK_TIMEOUT, add_tools_model, dialog, rows, tools_app
 
 TOKYO = {"timezone": "Asia/Tokyo"}
@@ -242,3 +243,41 @@ async def test_a_reopened_conversation_shows_its_tool_calls_from_the_store(confi
         clock.toggle()
         await pilot.pause()
         assert '"datetime": "2026-12-02T23:30:00+09:00"' in flat(again)
+
+
+async def test_hostile_arguments_results_and_tool_names_from_a_real_run_are_shown_literally(
+        config_dir, agents_dir, data_dir, ollama_server: OllamaServer, tools_model, lab_log):
+    """Every string of the hostile corpus as a model's arguments and an MCP server's answer (echo says it back), and
+    a tool name of markup: shown as text in the dialog and the rows, collapsed and expanded; a click runs nothing."""
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    calls = [{"name": "echo", "arguments": {"text": value}} for value in CORPUS.values()]
+    calls.append({"name": MARKUP["action"], "arguments": {"x": MARKUP["screenshot"]}})
+    ollama_server.script(Scripted(text="Echoing.", tool_calls=calls), Scripted(text="Done echoing."))
+    app = tools_app(config_dir, agents_dir, data_dir, ollama_server, "labbie", lab_server(lab_log))
+    async with app.run_test(size=(160, 200), notifications=True) as pilot:
+        await settle(app, pilot)
+        await send(app, pilot, "Echo everything")
+        answered: list[object] = []
+        for _ in CORPUS:
+            # One dialog per call, in order: each a new screen.
+            await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen not in answered,
+                           timeout=ASK_TIMEOUT, what="the next call's dialog")
+            answered.append(await dialog(app, pilot))
+            assert_inert(app)
+            await pilot.press("o")
+        await wait_for(pilot, lambda: not app.chat_screen.view.busy, timeout=ASK_TIMEOUT, what="the reply done")
+        await settle(app, pilot)
+        assert "Done echoing." in flat(app)
+        assert len(calls_made(lab_log)) == len(CORPUS)
+        app.chat_screen.view.chat_log.focus()
+        await pilot.press("up", "t")
+        await wait_for(pilot, lambda: all(row.expanded for row in rows(app)), what="every result expanded")
+        shown = assert_inert(app)
+        words = flat(app)
+        for value in MARKUP.values():
+            assert value in words
+        # The unknown tool named with markup failed without running, and says so.
+        assert f"the model asked for a tool it was not offered: '{MARKUP['action']}'" in " ".join(shown.split())
+        await click_on(pilot, app, MARKUP["action"])
+        await click_on(pilot, app, MARKUP["screenshot"])
+        assert_running(app)
