@@ -219,3 +219,21 @@ async def test_hostile_text_in_a_row_is_shown_literally_and_a_click_runs_nothing
             if name in ("action", "screenshot"):
                 await click_on(pilot, app, f"out {hostile}")
                 assert_running(app)
+
+
+# -- a conversation kept in memory (no database could be opened) -------------------------------------------------
+
+
+def test_unsaved_conversations_keep_a_replys_tool_calls_for_when_its_page_is_mounted_again():
+    from salon.events import MessageCompleted
+    from salon.reply import Reply
+    from salon.tui.conversation import ConversationData
+    from salon.tui.records import TextPart, ToolPart
+
+    data = ConversationData(None, "clock")
+    data.completed(MessageCompleted("run_1", "msg_1", 0, "clock", "Clock", Reply(text="Let me check.")))
+    done = call(status="completed", output='{"timezone": "Asia/Tokyo"}')
+    data.tool_calls("msg_1", [ToolPart.of(done)])
+    [record] = data.page(0, 10)
+    assert record.parts == (TextPart("Let me check."), ToolPart.of(done))
+    assert record.tool_calls[0].output == '{"timezone": "Asia/Tokyo"}'

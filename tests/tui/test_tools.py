@@ -195,6 +195,9 @@ async def test_a_hidden_streaming_agent_shows_its_tool_calls_too(config_dir, age
         await settle(app, pilot)
         await send(app, pilot, "Time?")
         await dialog(app, pilot)
+        # Its text is hidden while it streams; the tool step is named in the status line and in the row.
+        status = str(app.chat_screen.status.render())
+        assert "tool lab · clock: ? waiting for your approval" in status
         assert "? waiting for your approval" in flat(app)
         await pilot.press("o")
         await wait_for(pilot, lambda: not app.chat_screen.view.busy, timeout=ASK_TIMEOUT, what="the reply done")
@@ -202,6 +205,7 @@ async def test_a_hidden_streaming_agent_shows_its_tool_calls_too(config_dir, age
         assert not app.chat_screen.query(LiveMessage)
         assert "▸ ✓ result" in flat(app) and "Late evening." in flat(app)
         assert len(app.chat_screen.query(FinalMessage)) == 2
+        assert "tool " not in str(app.chat_screen.status.render())
 
 
 async def test_a_reopened_conversation_shows_its_tool_calls_from_the_store(config_dir, agents_dir, data_dir,

@@ -7,12 +7,13 @@ The view asks this object, never SQLite, so the chat works the same whether or n
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from itertools import count
 from typing import TYPE_CHECKING
 
 from salon.api import ChatMessage
 from salon.events import MessageCompleted
-from salon.tui.records import MessageRecord
+from salon.tui.records import MessageRecord, TextPart, ToolPart
 
 if TYPE_CHECKING:
     from salon.store import Exchange, Store, StoreError
@@ -113,6 +114,17 @@ class ConversationData:
         if self.store is None:
             self._memory.append(record)
         return record
+
+    def tool_calls(self, message_id: str, calls: Sequence[ToolPart]) -> None:
+        """The tool calls of a reply moved on. The exchange stores them; kept here only while nothing is saved, so
+        a page mounted again still shows them."""
+        if self.store is not None:
+            return
+        for index, record in enumerate(self._memory):
+            if record.id == message_id:
+                text = (TextPart(record.text),) if record.text else ()
+                self._memory[index] = replace(record, parts=(*text, *calls))
+                return
 
     def delete(self, records: Sequence[MessageRecord]) -> None:
         if self.store is None:

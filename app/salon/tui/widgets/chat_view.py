@@ -70,6 +70,14 @@ class ChatView(Vertical):
             self.prompt = prompt
             """The prompt handed back to the composer, when the exchange was undone."""
 
+    class ToolActivity(Message):
+        """A tool call of this view's run moved on: ``text`` says what is under way (empty: nothing)."""
+
+        def __init__(self, view: ChatView, text: str) -> None:
+            super().__init__()
+            self.view = view
+            self.text = text
+
     class StopRequested(Message):
         """Esc in a dialog over this view asked for the reply to stop, as Esc in the chat does."""
 

@@ -13,8 +13,9 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from salon.events import RequiresAction, RunCompleted, RunFailed, StepCompleted, StepCreated, StepDelta, ToolCall
+from salon.tui.records import ToolPart
 from salon.tui.widgets.message import FinalMessage
-from salon.tui.widgets.tool_call import ToolCallRow
+from salon.tui.widgets.tool_call import STATUS_TEXT, ToolCallRow
 
 if TYPE_CHECKING:
     from salon.runner import Run
@@ -59,6 +60,10 @@ class ToolSteps:
         elif isinstance(event, StepCompleted):
             for call in event.calls:
                 (await self._row(event.step_id, call.id, call.server, call.tool)).update_call(call)
+            message_id = self._steps.get(event.step_id, ("", ""))[0]
+            if message_id:
+                self.view.data.tool_calls(message_id, [ToolPart.of(call) for call in event.calls])
+        self._report()
 
     async def _row(self, step_id: str, call_id: str, server: str, tool: str) -> ToolCallRow:
         row = self.rows.get(call_id)
@@ -74,6 +79,17 @@ class ToolSteps:
             await holder.add_tool_row(row)
         return row
 
+    def activity(self) -> str:
+        """The latest tool call still under way, in words (empty when none is): for the status line."""
+        busy = [row for row in self.rows.values() if row.status in UNFINISHED]
+        if not busy:
+            return ""
+        row = busy[-1]
+        return f"{row.server} · {row.tool}: {STATUS_TEXT[row.status]}"
+
+    def _report(self) -> None:
+        self.view.post_message(self.view.ToolActivity(self.view, self.activity()))
+
     def ended(self, event: object) -> None:
         """The run ended (``event`` its last event; None when it was cut off): no question stays open, and no row
         says it is still waiting or running."""
@@ -87,6 +103,7 @@ class ToolSteps:
                     row.set_status("failed", error=f"the reply failed: {event.error}")
                 else:
                     row.set_status("cancelled")
+        self._report()
 
     def stop_note(self) -> str | None:
         """What Esc stopped, in words, when it stopped a tool step (None when no tool was involved)."""
@@ -123,6 +140,7 @@ class ToolSteps:
         if decision != "deny" and (row := self.rows.get(call.id)) is not None:
             # The run sends no event when an approved call starts; from the user's yes, it is the run's to run.
             row.set_status("running")
+            self._report()
         self._ask_next()
 
     def _close_dialog(self) -> None:
