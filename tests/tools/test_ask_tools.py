@@ -123,3 +123,16 @@ def test_allow_tool_through_litellm_answers_with_the_real_time_server(config_dir
     assert 'salon: tool time.get_current_time {"timezone": "Asia/Tokyo"}' in done.stderr
     told = openai_server.chat_requests[1].body["messages"][-1]
     assert told["role"] == "tool" and json.loads(told["content"])["timezone"] == "Asia/Tokyo"
+
+
+def test_the_bundled_clock_agent_with_the_readme_config_answers_after_approval(config_dir, ollama_server):
+    # The README's snippet, with this interpreter as "python"; the bundled agent as shipped.
+    ollama_server.add_model("llama3.2", "completion", "tools")
+    (config_dir / "config.toml").write_text(time_server(), encoding="utf-8")
+    script_tokyo(ollama_server)
+    code, shown = converse(["ask", "--agent", "clock", "What time is it in Tokyo?"], {"Allow it?": "o\n"})
+    assert code == 0, shown
+    assert shown.index("tool       get_current_time") < shown.index("It is evening in Tokyo.")
+    first = ollama_server.requests[0]
+    assert first["model"] == "llama3.2"
+    assert sorted(t["function"]["name"] for t in first["tools"]) == ["convert_time", "get_current_time"]
