@@ -396,3 +396,20 @@ async def test_a_server_that_died_is_started_again_for_the_next_call(config_dir,
     assert [(c.tool, c.status) for c in results] == [("die", "failed"), ("echo", "completed")]
     assert results[1].output == "back"
     assert isinstance(events[-1], RunCompleted)
+
+
+async def test_the_python_api_denies_unless_told_and_runs_what_decide_allows(config_dir, ollama_server,
+                                                                              tools_model, lab_log):
+    import salon
+    from salon.config import load_config
+
+    (config_dir / "agents").mkdir()
+    write_agent(config_dir / "agents", "labbie", tools_model, ["lab.*"])
+    path = write_config(config_dir, ollama_server.host, lab_server(lab_log))
+    echo = Scripted(text="", tool_calls=[{"name": "echo", "arguments": {"text": "api"}}])
+    ollama_server.script(echo, Scripted(text="Denied, fine."))
+    reply = await salon.ask("labbie", "Go.", config=load_config(path))
+    assert reply.text == "Denied, fine." and calls_made(lab_log) == []
+    ollama_server.script(echo, Scripted(text="Ran it."))
+    reply = await salon.ask("labbie", "Go.", config=load_config(path), decide=lambda call: "once")
+    assert reply.text == "Ran it." and calls_made(lab_log) == ["echo [('text', 'api')]"]
