@@ -413,3 +413,36 @@ async def test_the_python_api_denies_unless_told_and_runs_what_decide_allows(con
     ollama_server.script(echo, Scripted(text="Ran it."))
     reply = await salon.ask("labbie", "Go.", config=load_config(path), decide=lambda call: "once")
     assert reply.text == "Ran it." and calls_made(lab_log) == ["echo [('text', 'api')]"]
+
+
+async def test_a_streamable_http_server_named_by_url(config_dir, agents_dir, ollama_server, tools_model, lab_log,
+                                                     closed_port):
+    import socket
+    import subprocess
+    import sys
+
+    from tests.tools.conftest import LAB
+
+    port = closed_port.release()
+    server = subprocess.Popen([sys.executable, str(LAB), "--log", str(lab_log), "--http", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            await asyncio.sleep(0.05)
+        write_agent(agents_dir, "labbie", tools_model, ["lab.echo"])
+        table = f'[mcp_servers.lab]\nurl = "http://127.0.0.1:{port}/mcp"\napprove = "auto"\n'
+        session = open_session(write_config(config_dir, ollama_server.host, table), agents_dir)
+        ollama_server.script(Scripted(text="", tool_calls=[{"name": "echo", "arguments": {"text": "over http"}}]),
+                             Scripted(text="Done."))
+        async with session:
+            events = await drive(session.run("labbie", "Go."), ())
+        [call] = next(e for e in events if isinstance(e, StepCompleted)).calls
+        assert (call.status, call.output) == ("completed", "over http")
+        # Only the tool the agent listed was offered.
+        assert [t["function"]["name"] for t in ollama_server.requests[0]["tools"]] == ["echo"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
