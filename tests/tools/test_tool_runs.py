@@ -339,6 +339,9 @@ async def test_through_litellm_arguments_that_are_not_json_are_a_clear_message(c
     assert call.status == "failed" and "not valid JSON" in call.error
     assert call.arguments == '{"text": "unclosed'
     assert calls_made(lab_log) == []
+    # What the model sent goes back as valid JSON (servers refuse a history that is not), still readable.
+    sent = openai_server.chat_requests[1].body["messages"][-2]["tool_calls"][0]["function"]["arguments"]
+    assert json.loads(sent) == {"_unparsed": '{"text": "unclosed'}
     assert isinstance(events[-1], RunCompleted)
 
 
