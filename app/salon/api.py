@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from salon.agents import Agent, AgentCatalog, default_directories, load_agents
 from salon.config import Config, load_config
 from salon.errors import SalonError
-from salon.events import Event, MessageCompleted, MessageDelta, RunFailed
+from salon.events import Event, MessageCompleted, MessageDelta, RequiresAction, RunFailed, ToolCall
 from salon.providers import ChatMessage, ModelInfo, Providers, bare_model, is_ollama
 from salon.reply import Reply
-from salon.runner import Run
+from salon.runner import Decision, Run
 
 if TYPE_CHECKING:
     from salon.tools.approvals import Approvals
@@ -175,12 +175,21 @@ class Session:
 
 
 async def run(agent: str | Agent | None, prompt: str, *, history: Sequence[ChatMessage] = (),
-              model: str | None = None, stream: bool | None = None,
-              config: Config | None = None) -> AsyncIterator[Event]:
-    """Every event of one run: ``async for event in salon.run("socrates", "What is virtue?")``."""
+              model: str | None = None, stream: bool | None = None, config: Config | None = None,
+              decide: Callable[[ToolCall], Decision] | None = None) -> AsyncIterator[Event]:
+    """Every event of one run: ``async for event in salon.run("socrates", "What is virtue?")``.
+
+    A tool call that needs approval is answered by ``decide`` ("once", "always" or "deny"); without one it is
+    denied, the model told: a library call never runs a tool nobody allowed, nor waits for an answer that cannot
+    come. (``Session.run`` gives the :class:`Run` itself, for callers that answer with ``run.decide``.)
+    """
     async with Session(config) as session:
-        async for event in session.run(agent, prompt, history=history, model=model, stream=stream):
+        current = session.run(agent, prompt, history=history, model=model, stream=stream)
+        async for event in current:
             yield event
+            if isinstance(event, RequiresAction):
+                for call in event.calls:
+                    current.decide(call.id, decide(call) if decide is not None else "deny")
 
 
 async def ask(agent: str | Agent | None, prompt: str, **options: object) -> Reply:

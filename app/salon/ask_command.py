@@ -99,6 +99,9 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
             # Closed here, not at the loop's shutdown: the exchange's last write happens while the store is open.
             async with aclosing(exchange.follow(run)) as events:
                 code = await _print_run(run, events, args, stdout, stderr, exchange.saving, redact, approver)
+            if approver is not None:
+                for problem in session.approvals.problems:  # "always" that could not be written down
+                    stderr.write(f"salon: warning: {problem}\n")
             # Killed by SIGTERM or SIGHUP (not Ctrl-C): exit as a process ended by it reports, 143 or 129.
             return 128 + received[0] if code == EXIT_INTERRUPTED and received and received[0] != signal.SIGINT else code
         finally:

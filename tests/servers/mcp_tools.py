@@ -6,7 +6,8 @@
 
 Tools: ``echo`` answers, ``fail`` raises, ``hang`` never returns, ``flood`` returns megabytes, ``die`` ends the
 process mid-call, ``clock`` gives a fixed time for a timezone. ``--exit-at-start`` makes the server exit before
-speaking, as a broken install does; ``--log FILE`` appends each call's name, so a test can see what ran.
+speaking, as a broken install does; ``--log FILE`` appends each call's name, so a test can see what ran;
+``--http PORT`` serves streamable HTTP at ``http://127.0.0.1:PORT/mcp`` instead of stdio.
 """
 
 from __future__ import annotations
@@ -78,12 +79,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--exit-at-start", action="store_true")
     parser.add_argument("--log", type=Path)
+    parser.add_argument("--http", type=int, metavar="PORT", help="serve streamable HTTP on 127.0.0.1:PORT/mcp")
     args = parser.parse_args()
     if args.exit_at_start:
         print("salon-lab: cannot open its database (on purpose, for a test)", file=sys.stderr)
         sys.exit(2)
     _log = args.log
-    server.run("stdio")
+    if args.http:
+        server.run("streamable-http", host="127.0.0.1", port=args.http)
+    else:
+        server.run("stdio")
 
 
 if __name__ == "__main__":

@@ -103,3 +103,36 @@ def test_the_question_shows_hostile_arguments_inert(clock_setup, ollama_server, 
     assert pty_forbidden(question) == []
     assert "\\u{009b}" in question and "\\u{202e}" in question  # shown, made visible
     assert calls_made(lab_log) == []
+
+
+def test_allow_tool_through_litellm_answers_with_the_real_time_server(config_dir, openai_server):
+    from tests.servers.openai import Scripted as OpenAIScripted
+
+    (config_dir / "config.toml").write_text(
+        f'[providers.local]\napi_base = "{openai_server.api_base}"\n\n' + time_server(), encoding="utf-8")
+    agents = config_dir / "agents"
+    agents.mkdir()
+    write_agent(agents, "clock", "local/gpt-4o-mini", ["time.*"])
+    openai_server.script(
+        OpenAIScripted(text="Checking.", tool_calls=[{"name": "get_current_time", "arguments": json.dumps(TOKYO)}]),
+        OpenAIScripted(text="Evening in Tokyo."))
+    done = run_salon("ask", "--agent", "clock", "--allow-tool", "time.get_current_time", "Time in Tokyo?",
+                     timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Checking.\nEvening in Tokyo.\n"
+    assert 'salon: tool time.get_current_time {"timezone": "Asia/Tokyo"}' in done.stderr
+    told = openai_server.chat_requests[1].body["messages"][-1]
+    assert told["role"] == "tool" and json.loads(told["content"])["timezone"] == "Asia/Tokyo"
+
+
+def test_the_bundled_clock_agent_with_the_readme_config_answers_after_approval(config_dir, ollama_server):
+    # The README's snippet, with this interpreter as "python"; the bundled agent as shipped.
+    ollama_server.add_model("llama3.2", "completion", "tools")
+    (config_dir / "config.toml").write_text(time_server(), encoding="utf-8")
+    script_tokyo(ollama_server)
+    code, shown = converse(["ask", "--agent", "clock", "What time is it in Tokyo?"], {"Allow it?": "o\n"})
+    assert code == 0, shown
+    assert shown.index("tool       get_current_time") < shown.index("It is evening in Tokyo.")
+    first = ollama_server.requests[0]
+    assert first["model"] == "llama3.2"
+    assert sorted(t["function"]["name"] for t in first["tools"]) == ["convert_time", "get_current_time"]

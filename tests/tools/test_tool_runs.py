@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -283,3 +284,168 @@ async def test_text_deltas_and_tool_deltas_stay_apart(config_dir, agents_dir, ol
     assert text == "Let me look.Found it."
     args = "".join(e.arguments for e in events if isinstance(e, StepDelta))
     assert json.loads(args) == {"text": "z"}
+
+
+# -- the same through litellm, against a server speaking OpenAI's API -------------------------------------------
+
+
+def cloud_config(config_dir, openai_server, *tables):
+    path = config_dir / "config.toml"
+    path.write_text(f'[providers.local]\napi_base = "{openai_server.api_base}"\nread_timeout = 20\n\n'
+                    + "\n".join(tables), encoding="utf-8")
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_through_litellm_tool_call_pieces_are_assembled_and_the_real_time_server_answers(
+        config_dir, agents_dir, openai_server):
+    from tests.servers.openai import Scripted as OpenAIScripted
+
+    write_agent(agents_dir, "clock", "local/gpt-4o-mini", ["time.*"])
+    session = open_session(cloud_config(config_dir, openai_server, time_server()), agents_dir)
+    openai_server.script(
+        OpenAIScripted(text="Checking.", tool_calls=[{"name": "get_current_time", "arguments": json.dumps(TOKYO)}],
+                       argument_pieces=4),
+        OpenAIScripted(text="Evening in Tokyo."))
+    async with session:
+        events = await drive(session.run("clock", "What time is it in Tokyo?"))
+    deltas = [e for e in events if isinstance(e, StepDelta)]
+    assert len(deltas) >= 4, "the arguments streamed in pieces"
+    assert json.loads("".join(d.arguments for d in deltas)) == TOKYO
+    [result] = next(e for e in events if isinstance(e, StepCompleted)).calls
+    assert result.status == "completed" and json.loads(result.output)["timezone"] == "Asia/Tokyo"
+    second = openai_server.chat_requests[1].body["messages"]
+    assistant, tool = second[-2:]
+    assert assistant["tool_calls"][0]["function"]["name"] == "get_current_time"
+    assert tool == {"role": "tool", "tool_call_id": assistant["tool_calls"][0]["id"], "content": result.output,
+                    "name": "get_current_time"}
+    assert [e.reply.text for e in events if isinstance(e, MessageCompleted)] == ["Checking.", "Evening in Tokyo."]
+    assert isinstance(events[-1], RunCompleted)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_through_litellm_arguments_that_are_not_json_are_a_clear_message(config_dir, agents_dir,
+                                                                                openai_server, lab_log):
+    from tests.servers.openai import Scripted as OpenAIScripted
+
+    write_agent(agents_dir, "labbie", "local/gpt-4o-mini", ["lab.*"])
+    session = open_session(cloud_config(config_dir, openai_server, lab_server(lab_log)), agents_dir)
+    openai_server.script(OpenAIScripted(text="", tool_calls=[{"name": "echo", "arguments": '{"text": "unclosed'}]),
+                         OpenAIScripted(text="Let me try again later."))
+    async with session:
+        events = await drive(session.run("labbie", "Go."), ())
+    assert not any(isinstance(e, RequiresAction) for e in events), "a call that cannot run is not asked about"
+    [call] = next(e for e in events if isinstance(e, StepCompleted)).calls
+    assert call.status == "failed" and "not valid JSON" in call.error
+    assert call.arguments == '{"text": "unclosed'
+    assert calls_made(lab_log) == []
+    # What the model sent goes back as valid JSON (servers refuse a history that is not), still readable.
+    sent = openai_server.chat_requests[1].body["messages"][-2]["tool_calls"][0]["function"]["arguments"]
+    assert json.loads(sent) == {"_unparsed": '{"text": "unclosed'}
+    assert isinstance(events[-1], RunCompleted)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_through_litellm_a_model_without_tools_says_so(config_dir, agents_dir, openai_server, lab_log):
+    from tests.servers.openai import Scripted as OpenAIScripted
+
+    write_agent(agents_dir, "labbie", "local/gpt-4o-mini", ["lab.*"])
+    session = open_session(cloud_config(config_dir, openai_server, lab_server(lab_log)), agents_dir)
+    openai_server.set_default(OpenAIScripted(unsupported_tools=True))
+    async with session:
+        events = await drive(session.run("labbie", "Go."), ())
+    assert isinstance(events[-1], RunFailed)
+    assert "does not support tools" in events[-1].error
+
+
+async def test_cancel_while_a_tool_runs_keeps_everything_so_far(config_dir, agents_dir, ollama_server, tools_model,
+                                                                lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log, approve="auto")),
+                           agents_dir)
+    ollama_server.script(Scripted(text="Working.", tool_calls=[{"name": "hang", "arguments": {"seconds": 60}}]))
+    events = []
+    async with session:
+        run = session.run("labbie", "Go.")
+
+        async def cancel_once_running():
+            while not calls_made(lab_log):
+                await asyncio.sleep(0.05)
+            run.cancel()
+
+        canceller = asyncio.create_task(cancel_once_running())
+        async for event in run:
+            events.append(event)
+        await canceller
+    [done] = [e for e in events if isinstance(e, StepCompleted)]
+    assert done.status == "cancelled"
+    [call] = done.calls
+    assert call.status == "cancelled" and "cancelled while it ran" in call.error
+    assert [e.reply.text for e in events if isinstance(e, MessageCompleted)] == ["Working."]
+    assert isinstance(events[-1], RunCancelled)
+
+
+async def test_a_server_that_died_is_started_again_for_the_next_call(config_dir, agents_dir, ollama_server,
+                                                                     tools_model, lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log, approve="auto")),
+                           agents_dir)
+    ollama_server.script(Scripted(text="", tool_calls=[{"name": "die", "arguments": {}}]),
+                         Scripted(text="", tool_calls=[{"name": "echo", "arguments": {"text": "back"}}]),
+                         Scripted(text="Recovered."))
+    async with session:
+        events = await drive(session.run("labbie", "Go."), ())
+    results = [c for e in events if isinstance(e, StepCompleted) for c in e.calls]
+    assert [(c.tool, c.status) for c in results] == [("die", "failed"), ("echo", "completed")]
+    assert results[1].output == "back"
+    assert isinstance(events[-1], RunCompleted)
+
+
+async def test_the_python_api_denies_unless_told_and_runs_what_decide_allows(config_dir, ollama_server,
+                                                                              tools_model, lab_log):
+    import salon
+    from salon.config import load_config
+
+    (config_dir / "agents").mkdir()
+    write_agent(config_dir / "agents", "labbie", tools_model, ["lab.*"])
+    path = write_config(config_dir, ollama_server.host, lab_server(lab_log))
+    echo = Scripted(text="", tool_calls=[{"name": "echo", "arguments": {"text": "api"}}])
+    ollama_server.script(echo, Scripted(text="Denied, fine."))
+    reply = await salon.ask("labbie", "Go.", config=load_config(path))
+    assert reply.text == "Denied, fine." and calls_made(lab_log) == []
+    ollama_server.script(echo, Scripted(text="Ran it."))
+    reply = await salon.ask("labbie", "Go.", config=load_config(path), decide=lambda call: "once")
+    assert reply.text == "Ran it." and calls_made(lab_log) == ["echo [('text', 'api')]"]
+
+
+async def test_a_streamable_http_server_named_by_url(config_dir, agents_dir, ollama_server, tools_model, lab_log,
+                                                     closed_port):
+    import socket
+    import subprocess
+    import sys
+
+    from tests.tools.conftest import LAB
+
+    port = closed_port.release()
+    server = subprocess.Popen([sys.executable, str(LAB), "--log", str(lab_log), "--http", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            await asyncio.sleep(0.05)
+        write_agent(agents_dir, "labbie", tools_model, ["lab.echo"])
+        table = f'[mcp_servers.lab]\nurl = "http://127.0.0.1:{port}/mcp"\napprove = "auto"\n'
+        session = open_session(write_config(config_dir, ollama_server.host, table), agents_dir)
+        ollama_server.script(Scripted(text="", tool_calls=[{"name": "echo", "arguments": {"text": "over http"}}]),
+                             Scripted(text="Done."))
+        async with session:
+            events = await drive(session.run("labbie", "Go."), ())
+        [call] = next(e for e in events if isinstance(e, StepCompleted)).calls
+        assert (call.status, call.output) == ("completed", "over http")
+        # Only the tool the agent listed was offered.
+        assert [t["function"]["name"] for t in ollama_server.requests[0]["tools"]] == ["echo"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

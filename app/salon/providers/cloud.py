@@ -8,6 +8,7 @@ streams. Importing it imports nothing of litellm.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -202,13 +203,22 @@ def openai_message(message: ChatMessage) -> dict[str, Any]:
     if message.tool_calls:
         wire["content"] = message.content or None
         wire["tool_calls"] = [{"id": call.id, "type": "function",
-                               "function": {"name": call.name, "arguments": call.arguments}}
+                               "function": {"name": call.name, "arguments": _json_text(call.arguments)}}
                               for call in message.tool_calls]
     if message.role == "tool":
         wire["tool_call_id"] = message.tool_call_id
         if message.tool_name:
             wire["name"] = message.tool_name
     return wire
+
+
+def _json_text(arguments: str) -> str:
+    # Servers may refuse a history whose arguments are not JSON; what the model sent goes back wrapped, readable.
+    try:
+        json.loads(arguments)
+    except ValueError:
+        return json.dumps({"_unparsed": arguments}, ensure_ascii=False)
+    return arguments
 
 
 def _tool_pieces(calls: Any) -> tuple[ToolCallPiece, ...]:

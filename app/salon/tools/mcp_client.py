@@ -52,10 +52,12 @@ class McpConnection:
         self._stop = asyncio.Event()
         self._gone = asyncio.Event()
         self._errlog: IO[str] | None = None
+        # The SDK's client outlives its server's process; a call that found it gone marks it for a restart.
+        self._broken = False
 
     @property
     def alive(self) -> bool:
-        return self._client is not None and not self._gone.is_set()
+        return self._client is not None and not self._gone.is_set() and not self._broken
 
     async def start(self) -> list[ToolInfo]:
         """Start (or connect to) the server and list its tools; raises :class:`McpFailure` saying why not."""
@@ -124,12 +126,14 @@ class McpConnection:
                 result = call.result()
             except Exception as error:
                 if self._gone.is_set() or "connection closed" in str(error).lower():
+                    self._broken = True
                     raise McpFailure(f"stopped during the call{self._said()}") from None
                 if "timed out" in str(error).lower():
                     raise TimeoutError from None
                 raise McpFailure(f"failed the call: {error}") from None
             return Outcome(_text(result), bool(result.is_error))
         if gone in done:
+            self._broken = True
             raise McpFailure(f"stopped during the call{self._said()}")
         raise TimeoutError
 

@@ -95,7 +95,7 @@ def _server(name: str, entry: Any, lines: KeyLines) -> McpServerSettings:
     command, url = entry.get("command"), entry.get("url")
     if (command is None) == (url is None):
         raise _Bad(lines.of(*where), "needs either 'command' (a program Salon starts) or 'url' (a server to "
-                                     "connect to), not " + ("both" if command is not None else "neither"))
+                                     "connect to)" + (", not both" if command is not None else ""))
     if command is not None and not command.strip():
         raise _Bad(lines.of(*where, "command"), "'command' is empty")
     args = entry.get("args", [])
