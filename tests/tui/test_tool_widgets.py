@@ -224,7 +224,7 @@ async def test_hostile_text_in_a_row_is_shown_literally_and_a_click_runs_nothing
 # -- a conversation kept in memory (no database could be opened) -------------------------------------------------
 
 
-def test_unsaved_conversations_keep_a_replys_tool_calls_for_when_its_page_is_mounted_again():
+def test_unsaved_conversations_keep_a_replys_tool_calls_to_show_and_to_send_again():
     from salon.events import MessageCompleted
     from salon.reply import Reply
     from salon.tui.conversation import ConversationData
@@ -237,3 +237,7 @@ def test_unsaved_conversations_keep_a_replys_tool_calls_for_when_its_page_is_mou
     [record] = data.page(0, 10)
     assert record.parts == (TextPart("Let me check."), ToolPart.of(done))
     assert record.tool_calls[0].output == '{"timezone": "Asia/Tokyo"}'
+    # The next prompt sends the model the call and its result, as the store's history does.
+    assistant, tool = data.history()
+    assert assistant.content == "Let me check." and [r.id for r in assistant.tool_calls] == ["call_1"]
+    assert (tool.role, tool.content, tool.tool_call_id) == ("tool", '{"timezone": "Asia/Tokyo"}', "call_1")

@@ -75,9 +75,16 @@ class ConversationData:
         """What the model is sent (the store's one rule, :func:`salon.store.history.sent_to_model`)."""
         if self.store is not None and self.conversation_id is not None:
             return self.store.history(self.conversation_id)
-        from salon.store.history import sent_to_model  # not at import: the window opens before the store loads
+        # Not at import: the window opens before the store loads.
+        from salon.store.history import sent_to_model, with_tool_turns
 
-        return [ChatMessage(r.role, r.text) for r in self._memory if sent_to_model(r.role, r.text, r.status)]
+        messages: list[ChatMessage] = []
+        for r in self._memory:
+            calls = r.tool_calls
+            if sent_to_model(r.role, r.text, r.status, len(calls)):
+                # A reply's tool calls and their results go back as the run sent them (the store's rule too).
+                messages += with_tool_turns(ChatMessage(r.role, r.text), calls)  # type: ignore[arg-type]
+        return messages
 
     def last_exchange(self, window: int = 50) -> tuple[MessageRecord | None, list[MessageRecord]]:
         """The last prompt and the replies after it (a multi-step agent writes several)."""
