@@ -32,6 +32,9 @@ def test_bundled_agents_cover_the_promised_personas():
     assert socrates.name == "Socrates"
     assert socrates.params["max_tokens"] == 4000
     assert socrates.welcome is not None and socrates.welcome.title == "Ask Socrates"
+    # The bundled example of tools: the published MCP time server's tools, nothing else.
+    assert catalog.get("clock").steps[0].tools == ("time.*",)
+    assert [a.id for a in catalog if a.uses_tools] == ["clock"]
 
 
 def test_two_step_agent_takes_each_persona_in_order():

@@ -1,5 +1,5 @@
-"""litellm (about 3 s of CPU and 2,600 modules) loads only when a cloud model is used, and the web stack of
-`salon serve` (Starlette, uvicorn) only by `salon serve`.
+"""litellm (about 3 s of CPU and 2,600 modules) loads only when a cloud model is used, the web stack of
+`salon serve` (Starlette, uvicorn) only by `salon serve`, and the MCP SDK only when an agent that uses tools runs.
 
 Each entry point runs in a fresh interpreter with this checkout's code, and reports at exit which modules it had
 loaded, so the tests fail the same way on every machine, whatever an earlier test in this process imported.
@@ -24,6 +24,8 @@ from tests.servers.openai import Scripted as OpenAIScripted
 CLOUD_ONLY = ("litellm", "openai")
 # The HTTP face's stack: the TUI, `salon ask` and the Python API never load it.
 WEB_ONLY = ("starlette", "uvicorn")
+# The MCP SDK: only a run of an agent with tools loads it.
+MCP_ONLY = ("mcp",)
 
 # Runs `salon …` (or, with SALON_PROBE_CODE, a snippet) and writes the loaded top-level packages to SALON_PROBE_OUT
 # at exit. With SALON_PROBE_TUI, a watchdog waits for the Textual app to start and settle, records, then exits it.
@@ -95,6 +97,10 @@ def web_loaded(report: dict) -> list[str]:
     return [name for name in WEB_ONLY if name in report["loaded"]]
 
 
+def mcp_loaded(report: dict) -> list[str]:
+    return [name for name in MCP_ONLY if name in report["loaded"]]
+
+
 @pytest.fixture
 def cloud_configured(config_dir: Path) -> Path:
     """A user who has cloud providers set up, and cloud agents beside the bundled ones, but runs Ollama."""
@@ -115,6 +121,7 @@ def test_salon_help_loads_no_cloud_code(tmp_path: Path) -> None:
     assert "usage: salon" in done.stdout and "serve" in done.stdout
     assert cloud_loaded(report) == []
     assert web_loaded(report) == []
+    assert mcp_loaded(report) == []
 
 
 def test_asking_an_ollama_agent_loads_no_cloud_code(tmp_path: Path, ollama_server: OllamaServer,
@@ -126,6 +133,7 @@ def test_asking_an_ollama_agent_loads_no_cloud_code(tmp_path: Path, ollama_serve
     assert "ollama" in report["loaded"]
     assert cloud_loaded(report) == []
     assert web_loaded(report) == []
+    assert mcp_loaded(report) == []
 
 
 def test_streaming_an_ollama_agent_from_python_loads_no_cloud_code(tmp_path: Path, ollama_server: OllamaServer,
@@ -166,11 +174,12 @@ def test_listing_agents_and_cloud_models_loads_no_cloud_code(tmp_path: Path, clo
 
 
 def test_importing_the_cloud_provider_module_loads_no_cloud_code(tmp_path: Path) -> None:
-    done, report = probe(tmp_path, code="import salon.api, salon.providers.cloud")
+    done, report = probe(tmp_path, code="import salon, salon.api, salon.runner, salon.providers.cloud, salon.tools")
 
     assert done.returncode == 0, done.stderr
     assert cloud_loaded(report) == []
     assert web_loaded(report) == []
+    assert mcp_loaded(report) == []
 
 
 def test_asking_a_cloud_agent_does_load_litellm(tmp_path: Path, config_dir: Path) -> None:
@@ -183,6 +192,25 @@ def test_asking_a_cloud_agent_does_load_litellm(tmp_path: Path, config_dir: Path
 
     assert (done.returncode, done.stdout) == (0, "From the cloud.\n"), done.stderr
     assert cloud_loaded(report) == ["litellm", "openai"]
+
+
+def test_asking_an_agent_with_tools_does_load_the_mcp_sdk(tmp_path: Path, config_dir: Path,
+                                                           ollama_server: OllamaServer) -> None:
+    # The control for the MCP checks above: the probe sees the SDK once a tool-using agent runs.
+    ollama_server.add_model("qwen3", "completion", "tools")
+    ollama_server.script(Scripted(text="No tools needed."))
+    lab = Path(__file__).parent / "servers" / "mcp_tools.py"
+    (config_dir / "config.toml").write_text(
+        f'[mcp_servers.lab]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(str(lab))}]\n',
+        encoding="utf-8")
+    (config_dir / "agents").mkdir()
+    (config_dir / "agents" / "labbie.toml").write_text('model = "ollama/qwen3"\ntools = ["lab.*"]\n',
+                                                       encoding="utf-8")
+    done, report = probe(tmp_path, "ask", "--agent", "labbie", "Hello?")
+
+    assert (done.returncode, done.stdout) == (0, "No tools needed.\n"), done.stderr
+    assert mcp_loaded(report) == ["mcp"]
+    assert cloud_loaded(report) == []
 
 
 def test_importing_the_tui_app_loads_no_cloud_code(tmp_path: Path) -> None:
@@ -201,6 +229,7 @@ def test_starting_the_tui_loads_no_cloud_code(tmp_path: Path, ollama_server: Oll
     assert "textual" in report["loaded"]
     assert cloud_loaded(report) == []
     assert web_loaded(report) == []
+    assert mcp_loaded(report) == []
 
 
 def test_salon_serve_alone_loads_the_web_stack_and_no_cloud_code(tmp_path: Path) -> None:

@@ -106,7 +106,32 @@ assert FROZEN_V2 != FROZEN_V1
 
 SAMPLE_V2 = SAMPLE_V1
 
-FROZEN: dict[int, tuple[str, str]] = {1: (FROZEN_V1, SAMPLE_V1), 2: (FROZEN_V2, SAMPLE_V2)}
+# Version 3: tool calls, kept as parts of the message whose completion made them.
+FROZEN_V3 = FROZEN_V2 + """
+CREATE TABLE tool_calls (
+    pk INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    call_id TEXT NOT NULL,
+    server TEXT NOT NULL DEFAULT '',
+    tool TEXT NOT NULL,
+    arguments TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('streaming', 'waiting', 'running', 'completed', 'failed', 'denied',
+                                           'cancelled')),
+    output TEXT,
+    error TEXT,
+    UNIQUE (message_id, position)
+);
+"""
+
+SAMPLE_V3 = SAMPLE_V2 + """
+INSERT INTO tool_calls (message_id, position, call_id, server, tool, arguments, status, output) VALUES
+    ('msg_0000000000000000000000b2', 0, 'call_1', 'time', 'get_current_time', '{"timezone": "Asia/Tokyo"}',
+     'completed', '{"datetime": "2026-12-02T23:30:00+09:00"}');
+"""
+
+FROZEN: dict[int, tuple[str, str]] = {1: (FROZEN_V1, SAMPLE_V1), 2: (FROZEN_V2, SAMPLE_V2),
+                                      3: (FROZEN_V3, SAMPLE_V3)}
 
 
 def _schema(path: Path) -> set[tuple[str, str, str]]:
@@ -156,6 +181,12 @@ def test_a_database_from_every_version_opens_and_keeps_its_conversations(tmp_pat
             assert (reply.input_tokens, reply.output_tokens, reply.model) == (26, 4, "ollama/llama3.2")
             assert [h.message_id for h in store.search("knowledge")] == ["msg_0000000000000000000000b2"]
             assert conversation.model is None, "an older conversation is answered by its agent's own model"
+            if version >= 3:
+                [call] = reply.tool_calls
+                assert (call.name, call.status, call.output) == (
+                    "time.get_current_time", "completed", '{"datetime": "2026-12-02T23:30:00+09:00"}')
+            else:
+                assert reply.tool_calls == ()
         # and it takes new conversations, with the model picked for them
         new = store.create_conversation("assistant", model="ollama/qwen3")
         assert store.conversation(new.id).model == "ollama/qwen3"

@@ -10,6 +10,7 @@ that is not there fails at once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ import pytest
 
 from salon.agents import Agent, Step
 from salon.config import Config, ProviderSettings
-from salon.errors import ProviderError, ServerBusy, StreamInterrupted, StreamStalled
+from salon.errors import ProviderError, ServerBusy, StreamInterrupted, StreamStalled, ToolsUnsupported
 from salon.events import Event, MessageCompleted, RunCompleted, RunFailed
 from salon.providers import ChatMessage, CompletionRequest, Provider
+from salon.providers.base import ToolRequest, ToolSpec
 from salon.providers.cloud import CloudProvider
 from salon.providers.ollama import OllamaProvider
 from salon.reply import Chunk, ReplyBuilder
@@ -56,9 +58,17 @@ class Harness:
     says_unreadable: str
     estimates: bool
     """Whether usage the server did not send is estimated (and marked so), or left out."""
+    refuse_tools: Callable[[], None]
+    """Make the harness's model one that cannot call tools (it can by default)."""
+    arguments_as: Callable[[dict[str, Any]], Any]
+    """Tool call arguments as the wire carries them: an object for Ollama, JSON text for OpenAI's API."""
 
     def script(self, **reply: Any) -> None:
         self.server.script(self.scripted(**reply))
+
+    def script_tool_calls(self, text: str, *calls: tuple[str, dict[str, Any]]) -> None:
+        self.script(text=text, tool_calls=[{"name": name, "arguments": self.arguments_as(arguments)}
+                                           for name, arguments in calls])
 
     def sent(self) -> list[dict[str, Any]]:
         """The bodies of the chat requests the server received, in order."""
@@ -68,12 +78,14 @@ class Harness:
 
 
 def ollama_harness(server: ollama_wire.OllamaServer) -> Harness:
+    server.add_model("llama3.2", "completion", "tools")
     return Harness(
         name="ollama", server=server, scripted=ollama_wire.Scripted,
         make=lambda read_timeout: OllamaProvider(f"http://{server.host}", read_timeout=read_timeout),
         unreachable=lambda port: OllamaProvider(f"http://{port.host}", connect_timeout=2.0),
         model="llama3.2", ref="ollama/llama3.2",
-        says_stalled=("no data from the server for 0.5 s",), says_unreadable="not Ollama's API", estimates=False)
+        says_stalled=("no data from the server for 0.5 s",), says_unreadable="not Ollama's API", estimates=False,
+        refuse_tools=lambda: server.add_model("llama3.2", "completion"), arguments_as=lambda args: args)
 
 
 def cloud_harness(server: openai_wire.OpenAIServer) -> Harness:
@@ -88,7 +100,8 @@ def cloud_harness(server: openai_wire.OpenAIServer) -> Harness:
         unreachable=lambda port: CloudProvider(config(f"http://{port.host}/v1", 5.0)),
         model="openai/gpt-4o-mini", ref="openai/gpt-4o-mini",
         says_stalled=("no data from openai for 0.5 s", "[providers.openai]"), says_unreadable="could not read",
-        estimates=True)
+        estimates=True, refuse_tools=lambda: server.set_default(openai_wire.Scripted(unsupported_tools=True)),
+        arguments_as=lambda args: json.dumps(args))
 
 
 SERVERS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
@@ -258,6 +271,73 @@ async def test_usage_is_the_servers_count_or_marked_estimated(
         assert counted.output_tokens and counted.input_tokens
     else:
         assert (counted.input_tokens, counted.output_tokens, counted.estimated) == (None, None, False)
+
+
+CLOCK_TOOL = ToolSpec("get_current_time", "The time in a timezone.",
+                      {"type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]})
+
+
+def tools_request(harness: Harness, messages: list[ChatMessage] = PROMPT, *, stream: bool = True
+                  ) -> CompletionRequest:
+    return CompletionRequest(harness.model, messages, stream=stream, tools=(CLOCK_TOOL,))
+
+
+def assembled(chunks: list[Chunk]) -> list[tuple[str, str, dict[str, Any]]]:
+    """The tool calls of a stream as a runner assembles them: per index, id and name once, arguments appended."""
+    calls: dict[int, dict[str, Any]] = {}
+    for chunk in chunks:
+        for piece in chunk.tool_calls:
+            call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
+            call["id"] = call["id"] or piece.id or ""
+            call["name"] = call["name"] or piece.name or ""
+            call["arguments"] += piece.arguments
+    return [(c["id"], c["name"], json.loads(c["arguments"])) for _, c in sorted(calls.items())]
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_tool_calls_stream_in_pieces_and_assemble_per_index(harness: Harness, provider, stream: bool) -> None:
+    harness.script_tool_calls("Let me check.", ("get_current_time", {"timezone": "Asia/Tokyo"}),
+                              ("get_current_time", {"timezone": "Europe/Paris"}))
+    chunks = [c async for c in provider.stream(tools_request(harness, stream=stream))]
+    assert "".join(c.text for c in chunks) == "Let me check."
+    calls = assembled(chunks)
+    assert [(name, args) for _, name, args in calls] == [("get_current_time", {"timezone": "Asia/Tokyo"}),
+                                                          ("get_current_time", {"timezone": "Europe/Paris"})]
+    assert all(call_id for call_id, _, _ in calls) and len({c[0] for c in calls}) == 2
+    [sent] = harness.sent()
+    assert sent["tools"] == [CLOCK_TOOL.wire()]
+    if stream and harness.name == "cloud":
+        # OpenAI's API sends the arguments in several pieces: they were joined, not taken from one chunk.
+        assert sum(1 for c in chunks for p in c.tool_calls if p.arguments) > 2
+
+
+async def test_tool_results_go_back_as_tool_messages_in_the_wire_shape(harness: Harness, provider) -> None:
+    harness.script(text="It is noon in Tokyo.")
+    asked = ChatMessage("assistant", "Let me check.",
+                        tool_calls=(ToolRequest("call_7", "get_current_time", '{"timezone": "Asia/Tokyo"}'),))
+    answer = ChatMessage("tool", '{"datetime": "2026-12-02T12:00:00+09:00"}', tool_call_id="call_7",
+                         tool_name="get_current_time")
+    chunks = [c async for c in provider.stream(tools_request(harness, [*PROMPT, asked, answer]))]
+    assert "".join(c.text for c in chunks) == "It is noon in Tokyo."
+    [sent] = harness.sent()
+    assistant, tool = sent["messages"][-2:]
+    [call] = assistant["tool_calls"]
+    assert call["function"]["name"] == "get_current_time"
+    assert tool["role"] == "tool" and tool["content"] == '{"datetime": "2026-12-02T12:00:00+09:00"}'
+    if harness.name == "ollama":
+        assert call["function"]["arguments"] == {"timezone": "Asia/Tokyo"}
+        assert tool["tool_name"] == "get_current_time"
+    else:
+        assert json.loads(call["function"]["arguments"]) == {"timezone": "Asia/Tokyo"}
+        assert call["id"] == "call_7" and tool["tool_call_id"] == "call_7"
+
+
+async def test_a_model_that_cannot_call_tools_says_so(harness: Harness, provider) -> None:
+    harness.refuse_tools()
+    received, error = await chunks_until_error(provider, tools_request(harness))
+    assert received == []
+    assert isinstance(error, ToolsUnsupported)
+    assert "does not support tools" in str(error) and harness.model.split("/")[-1] in str(error)
 
 
 def test_every_provider_salon_ships_has_a_harness() -> None:

@@ -84,6 +84,9 @@ def _show(agent_id: str, out: TextIO) -> int:
         print(f"  show_streaming_message: {str(step.show_streaming_message).lower()}", file=out)
         if len(agent.steps) > 1:
             print(f"  sees_previous_steps:    {str(step.sees_previous_steps).lower()}", file=out)
+        if step.tools:
+            print(f"  tools:                  {', '.join(step.tools)} (at most {step.max_iterations} rounds)",
+                  file=out)
         for key, value in step.params.items():
             print(f"  params.{key}: {value!r}", file=out)
         if step.system:

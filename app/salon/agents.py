@@ -26,7 +26,16 @@ _PERSONA_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "show_streaming_message": ((bool,), "true or false"),
     "stream": ((bool,), "true or false"),
     "params": ((dict,), "a table"),
+    "tools": ((list,), "an array of \"SERVER.TOOL\" or \"SERVER.*\" strings"),
+    "max_iterations": ((int,), "a whole number of at least 1"),
 }
+# Where requests go and what runs unasked come only from the user's config.toml, never from an agent file.
+_USER_ONLY_KEYS = {
+    "mcp_servers": "MCP servers are declared in your config.toml ([mcp_servers.NAME]), not in an agent file",
+    "approve": "approving tools is your choice, made in your config.toml, never an agent file's",
+    "approvals": "approving tools is your choice, made in your config.toml, never an agent file's",
+}
+DEFAULT_MAX_ITERATIONS = 8
 _AGENT_KEYS = {
     **_PERSONA_KEYS,
     "description": ((str,), "a string"),
@@ -61,6 +70,8 @@ class Step:
     show_streaming_message: bool = True
     stream: bool = True
     sees_previous_steps: bool = True
+    tools: tuple[str, ...] = ()
+    max_iterations: int = DEFAULT_MAX_ITERATIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,8 @@ class Agent:
     """What loading left out or could not map (an agent folder's metadata.json), for the user to read."""
     program: Path | None = None
     """The agent.py a Python agent runs (only ever one in the user's own agents folder)."""
+    tools: tuple[str, ...] = ()
+    max_iterations: int = DEFAULT_MAX_ITERATIONS
 
     def with_model(self, model: str) -> Agent:
         """The same agent with every step sent to ``model`` (a call-level ``--model``)."""
@@ -90,6 +103,10 @@ class Agent:
     @property
     def models(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(step.model for step in self.steps))
+
+    @property
+    def uses_tools(self) -> bool:
+        return any(step.tools for step in self.steps)
 
 
 @dataclass(slots=True)
@@ -161,6 +178,8 @@ def parse_file(path: Path) -> _Raw:
 def _check(table: dict[str, Any], allowed: dict[str, tuple[tuple[type, ...], str]], path: Path,
            lines: KeyLines, where: tuple[Any, ...]) -> None:
     for key, value in table.items():
+        if key in _USER_ONLY_KEYS:
+            raise AgentFileError(path, lines.of(*where, key), f"'{_label(where, key)}': {_USER_ONLY_KEYS[key]}")
         if key not in allowed:
             label = _label(where, key)
             raise AgentFileError(path, lines.of(*where, key),
@@ -169,6 +188,24 @@ def _check(table: dict[str, Any], allowed: dict[str, tuple[tuple[type, ...], str
         if not is_of(value, types):
             raise AgentFileError(path, lines.of(*where, key),
                                  f"'{_label(where, key)}' should be {described}, not {describe(value)}")
+        if key == "tools":
+            _check_tools(value, path, lines, (*where, key))
+        elif key == "max_iterations" and value < 1:
+            raise AgentFileError(path, lines.of(*where, key),
+                                 f"'{_label(where, key)}' should be {described}, not {value}")
+
+
+def _check_tools(patterns: list[Any], path: Path, lines: KeyLines, where: tuple[Any, ...]) -> None:
+    label = _label(where[:-1], where[-1])
+    for pattern in patterns:
+        if not isinstance(pattern, str):
+            raise AgentFileError(path, lines.of(*where), f"'{label}' entries should be strings, not "
+                                                         f"{describe(pattern)}")
+        server, dot, tool = pattern.partition(".")
+        if not dot or not server or not tool or "*" in server:
+            raise AgentFileError(path, lines.of(*where),
+                                 f"'{label}' entry {pattern!r} should name SERVER.TOOL or SERVER.* "
+                                 "(for example \"time.*\")")
 
 
 def _check_params(params: dict[str, Any], path: Path, lines: KeyLines, where: tuple[Any, ...]) -> None:
@@ -200,6 +237,8 @@ def _persona(fields: Mapping[str, Any], base: Step) -> Step:
         show_streaming_message=fields.get("show_streaming_message", base.show_streaming_message),
         stream=fields.get("stream", base.stream),
         sees_previous_steps=fields.get("sees_previous_steps", base.sees_previous_steps),
+        tools=tuple(fields["tools"]) if "tools" in fields else base.tools,
+        max_iterations=fields.get("max_iterations", base.max_iterations),
     )
 
 
@@ -272,6 +311,8 @@ class _Resolver:
             tags=tuple(data.get("tags", ())),
             notes=raw.notes,
             program=raw.program,
+            tools=top.tools,
+            max_iterations=top.max_iterations,
         )
         return agent
 

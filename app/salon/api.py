@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from salon.agents import Agent, AgentCatalog, default_directories, load_agents
 from salon.config import Config, load_config
 from salon.errors import SalonError
-from salon.events import Event, MessageCompleted, MessageDelta, RunFailed
+from salon.events import Event, MessageCompleted, MessageDelta, RequiresAction, RunFailed, ToolCall
 from salon.providers import ChatMessage, ModelInfo, Providers, bare_model, is_ollama
 from salon.reply import Reply
-from salon.runner import Run
+from salon.runner import Decision, Run
+
+if TYPE_CHECKING:
+    from salon.tools.approvals import Approvals
+    from salon.tools.host import ToolHost
 
 BUNDLED_DEFAULT_AGENT = "assistant"
 
@@ -48,6 +53,26 @@ class Session:
         self.config = config or load_config()
         self.catalog = catalog or load_agents(default_directories())
         self.providers = Providers(self.config)
+        self._tools: ToolHost | None = None
+        self._approvals: Approvals | None = None
+
+    @property
+    def tools(self) -> ToolHost:
+        """The user's MCP servers; each starts when an agent that uses it first runs, and stops with the session."""
+        if self._tools is None:
+            from salon.tools.host import ToolHost
+
+            self._tools = ToolHost(self.config.mcp_servers)
+        return self._tools
+
+    @property
+    def approvals(self) -> Approvals:
+        """Which tool calls run unasked (the user's ``approve = "auto"`` and remembered "always")."""
+        if self._approvals is None:
+            from salon.tools.approvals import Approvals
+
+            self._approvals = Approvals(self.config)
+        return self._approvals
 
     @property
     def default_agent_id(self) -> str:
@@ -84,7 +109,10 @@ class Session:
             from salon.python_run import PythonRun
 
             return PythonRun(chosen, messages, self.providers, stream=stream, clock=clock)
-        return Run(chosen, messages, self.providers, stream=stream, clock=clock)
+        if not chosen.uses_tools:
+            return Run(chosen, messages, self.providers, stream=stream, clock=clock)
+        return Run(chosen, messages, self.providers, stream=stream, clock=clock, tools=self.tools,
+                   approvals=self.approvals)
 
     # -- models ------------------------------------------------------------------------------------------------
 
@@ -146,6 +174,8 @@ class Session:
             await import_litellm_async()
 
     async def aclose(self) -> None:
+        if self._tools is not None:
+            await self._tools.aclose()
         await self.providers.aclose()
 
     async def __aenter__(self) -> Session:
@@ -156,12 +186,21 @@ class Session:
 
 
 async def run(agent: str | Agent | None, prompt: str, *, history: Sequence[ChatMessage] = (),
-              model: str | None = None, stream: bool | None = None,
-              config: Config | None = None) -> AsyncIterator[Event]:
-    """Every event of one run: ``async for event in salon.run("socrates", "What is virtue?")``."""
+              model: str | None = None, stream: bool | None = None, config: Config | None = None,
+              decide: Callable[[ToolCall], Decision] | None = None) -> AsyncIterator[Event]:
+    """Every event of one run: ``async for event in salon.run("socrates", "What is virtue?")``.
+
+    A tool call that needs approval is answered by ``decide`` ("once", "always" or "deny"); without one it is
+    denied, the model told: a library call never runs a tool nobody allowed, nor waits for an answer that cannot
+    come. (``Session.run`` gives the :class:`Run` itself, for callers that answer with ``run.decide``.)
+    """
     async with Session(config) as session:
-        async for event in session.run(agent, prompt, history=history, model=model, stream=stream):
+        current = session.run(agent, prompt, history=history, model=model, stream=stream)
+        async for event in current:
             yield event
+            if isinstance(event, RequiresAction):
+                for call in event.calls:
+                    current.decide(call.id, decide(call) if decide is not None else "deny")
 
 
 async def ask(agent: str | Agent | None, prompt: str, **options: object) -> Reply:

@@ -13,15 +13,19 @@ from typing import TextIO
 from salon import terminal
 from salon.agents import Agent
 from salon.api import ChatMessage, Session
+from salon.ask_tools import Approver, Refused, ToolRows
 from salon.errors import SalonError
 from salon.events import (
     Event,
     MessageCompleted,
     MessageCreated,
     MessageDelta,
+    RequiresAction,
     RunCancelled,
     RunCreated,
     RunFailed,
+    StepCompleted,
+    StepDelta,
 )
 from salon.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from salon.reply import Reply, shown_rate
@@ -73,12 +77,19 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
         for error in session.catalog.shadowing_errors(agent.id):
             stderr.write(f"salon: warning: {error}; using {agent.path} instead\n")
         run = session.run(agent, prompt, history=history, stream=args.stream)
+        approver = None
+        if agent.uses_tools:
+            from salon.ask_tools import Approver
+
+            approver = Approver(args, stderr, agent.name, session.tools.describe)
         loop = asyncio.get_running_loop()
         received: list[int] = []
 
         def interrupt(signum: int) -> None:
             received.append(signum)
             run.cancel()
+            if approver is not None:
+                approver.cancelled.set()
             # A second Ctrl-C falls through to Python's default and ends the process at once.
             loop.remove_signal_handler(signal.SIGINT)
 
@@ -87,7 +98,10 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
         try:
             # Closed here, not at the loop's shutdown: the exchange's last write happens while the store is open.
             async with aclosing(exchange.follow(run)) as events:
-                code = await _print_run(run, events, args, stdout, stderr, exchange.saving, redact)
+                code = await _print_run(run, events, args, stdout, stderr, exchange.saving, redact, approver)
+            if approver is not None:
+                for problem in session.approvals.problems:  # "always" that could not be written down
+                    stderr.write(f"salon: warning: {problem}\n")
             # Killed by SIGTERM or SIGHUP (not Ctrl-C): exit as a process ended by it reports, 143 or 129.
             return 128 + received[0] if code == EXIT_INTERRUPTED and received and received[0] != signal.SIGINT else code
         finally:
@@ -173,13 +187,28 @@ def _said(stderr: TextIO, line: str) -> None:
 
 
 async def _print_run(run: Run, events: AsyncIterator[Event], args: argparse.Namespace, stdout: TextIO,
-                     stderr: TextIO, saving: bool = False, redact: Callable[[str], str] = str) -> int:
+                     stderr: TextIO, saving: bool = False, redact: Callable[[str], str] = str,
+                     approver: Approver | None = None) -> int:
     """Print the run's ``events`` (the run followed by its exchange); ``run`` is stopped if the reader goes away."""
     live = bool(args.stream)
     labelled = False
     printed_any = printed_partial = False
+    refused = False
+    rows = ToolRows(stderr) if approver is not None else None
     async for event in events:
         match event:
+            case StepDelta() if rows is not None:
+                rows.delta(event)
+            case RequiresAction() if approver is not None and rows is not None:
+                rows.close()
+                try:
+                    await approver.answer(run, event)
+                except Refused as refusal:
+                    stderr.write(f"salon: {refusal}\n")
+                    refused = True
+                    run.cancel()
+            case StepCompleted() if rows is not None:
+                rows.completed(event)
             case RunCreated(steps=steps):
                 labelled = steps != 1  # 0: a Python agent, whose number of messages is known only at its end
             case MessageCreated(agent_name=name):
@@ -210,6 +239,8 @@ async def _print_run(run: Run, events: AsyncIterator[Event], args: argparse.Name
                 if printed_partial and retryable and saving:
                     stderr.write("salon: the partial reply above is saved (`salon history show`); run the same "
                                  "command again to retry\n")
+                return EXIT_ERROR
+            case RunCancelled() if refused:
                 return EXIT_ERROR
             case RunCancelled():
                 if not terminal.reader_gone(stdout):

@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: the agent's own setting, final text printed)")
     ask.add_argument("--thinking", action="store_true", help="print the model's thinking to standard error")
     ask.add_argument("--usage", action="store_true", help="print tokens and timing to standard error")
+    ask.add_argument("--allow-tool", dest="allow_tools", metavar="NAME", action="append", default=[],
+                     help="let the agent run this tool without asking: SERVER.TOOL, or a pattern like 'time.*' "
+                          "(repeatable); needed where there is no terminal to ask on")
+    ask.add_argument("--deny-tools", action="store_true",
+                     help="deny every tool call --allow-tool does not allow (the model is told, and answers "
+                          "without it)")
     terminal.add_raw_option(ask)
     continuing = ask.add_mutually_exclusive_group()
     continuing.add_argument("--continue", "-c", dest="continue_", action="store_true",

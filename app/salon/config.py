@@ -10,12 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from salon import locations
 from salon.errors import ConfigError
 from salon.tomlfile import is_of
+
+if TYPE_CHECKING:
+    from salon.tools.settings import McpServerSettings
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
@@ -48,6 +51,9 @@ class Config:
     providers: MappingProxyType[str, ProviderSettings] = field(default_factory=lambda: MappingProxyType({}))
     # binding id -> comma-separated keys, as Textual's App.set_keymap takes it; ids are checked by salon.keymap
     keymap: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # [mcp_servers.NAME] and [approvals.AGENT]: only ever from the user's own config (salon.tools.settings)
+    mcp_servers: MappingProxyType[str, McpServerSettings] = field(default_factory=lambda: MappingProxyType({}))
+    approvals: MappingProxyType[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
     source: Path | None = None
     warnings: tuple[str, ...] = ()
 
@@ -169,15 +175,16 @@ def load_config(path: Path | None = None) -> Config:
     """Read the settings; a broken file yields defaults plus a warning, never a crash."""
     path = path or locations.config_file()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        source = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(source)
     except FileNotFoundError:
         return Config(source=path)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         return Config(source=path, warnings=(f"{path}: {exc}; using default settings",))
-    return parse_config(raw, path)
+    return parse_config(raw, path, source)
 
 
-def parse_config(raw: dict[str, Any], path: Path) -> Config:
+def parse_config(raw: dict[str, Any], path: Path, source: str = "") -> Config:
     warnings: list[str] = []
     values: dict[str, Any] = {}
 
@@ -194,7 +201,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
                 taken[key] = value
         return taken
 
-    top = {k: v for k, v in raw.items() if k not in ("ollama", "providers", "keymap")}
+    top = {k: v for k, v in raw.items() if k not in ("ollama", "providers", "keymap", "mcp_servers", "approvals")}
     values.update(take(top, _TYPES, ""))
     if "data_dir" in values and not values["data_dir"].strip():
         warnings.append(f"{path}: 'data_dir' is empty; using the default data folder")
@@ -232,6 +239,14 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         )
     values["providers"] = MappingProxyType(providers)
     values["keymap"] = MappingProxyType(_parse_keymap(raw.get("keymap", {}), path, warnings))
+    if "mcp_servers" in raw or "approvals" in raw:
+        from salon.tomlfile import KeyLines
+        from salon.tools.settings import parse_approvals, parse_mcp_servers
+
+        lines = KeyLines(source)
+        values["mcp_servers"] = MappingProxyType(parse_mcp_servers(raw.get("mcp_servers", {}), path, lines,
+                                                                   warnings))
+        values["approvals"] = MappingProxyType(parse_approvals(raw.get("approvals", {}), path, lines, warnings))
     return Config(source=path, warnings=tuple(warnings), **values)
 
 

@@ -40,6 +40,9 @@ def add_parser(commands: Any) -> None:
     actions.add_parser("show", help="print the settings in effect (secrets redacted) and any problems")
     actions.add_parser("edit", help="open config.toml in $VISUAL/$EDITOR (created with commented defaults), "
                                     "then check it")
+    importing = actions.add_parser("import-mcp", help="add the MCP servers of an mcpServers JSON file (Claude "
+                                                      "Desktop, Cursor…) to config.toml")
+    importing.add_argument("file", type=Path, help="the JSON file holding \"mcpServers\"")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +54,30 @@ def run(args: argparse.Namespace) -> int:
             return show()
         case "edit":
             return edit()
+        case "import-mcp":
+            return import_mcp(args.file)
     return 2
+
+
+def import_mcp(file: Path) -> int:
+    from salon.tools.importing import import_file
+
+    stderr = terminal.writer(sys.stderr)
+    out = terminal.writer(sys.stdout)  # names and notes quote the imported file
+    try:
+        report = import_file(file)
+    except ConfigError as error:
+        print(f"salon: {error}", file=stderr)
+        return 1
+    for note in report.notes:
+        print(f"salon: {note}", file=stderr)
+    if report.added:
+        print(f"added to {locations.config_file()}: {', '.join(report.added)}", file=out)
+        print("agents use them with tools = [\"NAME.*\"]; each call asks first (approve = \"auto\" in a "
+              "server's table skips the question)", file=out)
+    else:
+        print("nothing added", file=out)
+    return 0 if report.added or not report.notes else 1
 
 
 # --- show --------------------------------------------------------------------------------------------------
@@ -105,6 +131,19 @@ def render(config: Config, document: dict[str, Any], path: Path) -> str:
             lines.append(f"read_timeout = {_toml_value(provider.read_timeout)}")
         for header, value in sorted(provider.headers.items()):
             lines.append(f"headers.{_key(header)} = {_toml_value(_redact_value(header, value))}")
+    for name, server in sorted(config.mcp_servers.items()):
+        lines += ["", f"[mcp_servers.{_key(name)}]"]
+        if server.url:
+            lines.append(tomli_w.dumps({"url": redact_url(server.url)}).strip())
+        else:
+            lines.append(f"command = {_toml_value(server.command)}")
+            lines.append(f"args = {_toml_value(list(server.args))}")
+        # An MCP server's environment is where its tokens live: the names are shown, never the values.
+        for variable in sorted(server.env):
+            lines.append(f"env.{_key(variable)} = {_toml_value(REDACTED)}")
+        lines += [f"timeout = {_toml_value(server.timeout)}", f"approve = {_toml_value(server.approve)}"]
+        for tool, approve in sorted(server.tools.items()):
+            lines.append(f"tools.{_key(tool)}.approve = {_toml_value(approve)}")
     keymap = check_keymap(config.keymap).keymap
     if keymap:
         lines += ["", "[keymap]"]
@@ -302,7 +341,7 @@ def check_file(path: Path) -> int:
         line, reason = error_position(exc, text)
         print(f"{path}:{line}: invalid TOML: {reason}. Salon will start with default settings until it is fixed")
         return 1
-    found = problems(parse_config(document, path))
+    found = problems(parse_config(document, path, text))
     for problem in found:
         print(problem)
     if not found:

@@ -77,6 +77,20 @@ class ThinkingUnsupported(ProviderError):
         )
 
 
+class ToolsUnsupported(ProviderError):
+    """The model cannot call tools, and the agent offered it some."""
+
+    def __init__(self, model: str, detail: str = "") -> None:
+        self.model = model
+        extra = f" ({detail})" if detail else ""
+        super().__init__(f"model '{model}' does not support tools{extra}; pick a model that does, or remove "
+                         "`tools` from the agent.")
+
+
+class ToolError(ProviderError):
+    """A run's tools could not be used at all: no server configured, a server that would not start."""
+
+
 class ServerBusy(ProviderError):
     retryable = True
 

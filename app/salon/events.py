@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from salon.errors import ProviderError
-from salon.reply import Reply
+from salon.reply import Reply, Usage
 
 MessageStatus = Literal["streaming", "complete", "interrupted", "failed"]
+ToolStatus = Literal["streaming", "waiting", "running", "completed", "failed", "denied", "cancelled"]
+StepStatus = Literal["completed", "failed", "cancelled"]
 
 
 def _now() -> float:
@@ -109,7 +111,88 @@ class RunCancelled:
     name = "thread.run.cancelled"
 
 
-Event = RunCreated | MessageCreated | MessageDelta | MessageCompleted | RunCompleted | RunFailed | RunCancelled
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call of a ``tool_calls`` run step, as far as it has got (not an event itself).
+
+    ``arguments`` is the JSON text as the model sent it, even when it is not valid JSON.
+    """
+
+    id: str
+    index: int
+    server: str
+    tool: str
+    arguments: str
+    status: ToolStatus = "streaming"
+    output: str | None = None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``server.tool``, the name agents' ``tools`` patterns and approvals use."""
+        return f"{self.server}.{self.tool}" if self.server else self.tool
+
+
+@dataclass(frozen=True, slots=True)
+class StepCreated:
+    """A ``tool_calls`` run step began: the first tool call of a completion started streaming."""
+
+    run_id: str
+    step_id: str
+    message_id: str
+    step: int
+    agent_id: str
+    agent_name: str
+    created_at: float = field(default_factory=_now)
+
+    name = "thread.run.step.created"
+
+
+@dataclass(frozen=True, slots=True)
+class StepDelta:
+    """A new piece of one tool call's arguments (append per ``index``); server and tool come on its first delta."""
+
+    run_id: str
+    step_id: str
+    index: int
+    call_id: str
+    server: str = ""
+    tool: str = ""
+    arguments: str = ""
+
+    name = "thread.run.step.delta"
+
+
+@dataclass(frozen=True, slots=True)
+class RequiresAction:
+    """The run waits for :meth:`salon.runner.Run.decide` on each of ``calls``."""
+
+    run_id: str
+    step_id: str
+    calls: tuple[ToolCall, ...]
+
+    name = "thread.run.requires_action"
+
+
+@dataclass(frozen=True, slots=True)
+class StepCompleted:
+    """The step's calls have run (or were denied, failed, cancelled): each carries its output or error."""
+
+    run_id: str
+    step_id: str
+    calls: tuple[ToolCall, ...]
+    status: StepStatus = "completed"
+    usage: Usage | None = None
+    """The token counts of the completion that made the calls, when they arrived after its text had ended."""
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return {"completed": "thread.run.step.completed", "failed": "thread.run.step.failed",
+                "cancelled": "thread.run.step.cancelled"}[self.status]
+
+
+Event = (RunCreated | MessageCreated | MessageDelta | MessageCompleted | StepCreated | StepDelta | RequiresAction
+         | StepCompleted | RunCompleted | RunFailed | RunCancelled)
 RunEnd = RunCompleted | RunFailed | RunCancelled
 
 
@@ -143,6 +226,34 @@ def to_openai(event: Event) -> dict[str, Any]:
             if event.status != "complete":
                 data["incomplete_details"] = {"reason": event.status, "error": event.error}
             return data
+        case StepCreated():
+            return {"id": event.step_id, "object": "thread.run.step", "run_id": event.run_id,
+                    "assistant_id": event.agent_id, "type": "tool_calls", "status": "in_progress",
+                    "created_at": int(event.created_at),
+                    "step_details": {"type": "tool_calls", "tool_calls": []},
+                    "metadata": {"message_id": event.message_id, "agent_name": event.agent_name}}
+        case StepDelta():
+            function: dict[str, Any] = {"arguments": event.arguments}
+            if event.tool:
+                function["name"] = _function_name(event.server, event.tool)
+            call = {"index": event.index, "id": event.call_id, "type": "function", "function": function}
+            return {"id": event.step_id, "object": "thread.run.step.delta",
+                    "delta": {"step_details": {"type": "tool_calls", "tool_calls": [call]}}}
+        case RequiresAction():
+            return {"id": event.run_id, "object": "thread.run", "status": "requires_action",
+                    "required_action": {"type": "submit_tool_outputs", "submit_tool_outputs": {
+                        "tool_calls": [{"id": c.id, "type": "function",
+                                        "function": {"name": _function_name(c.server, c.tool),
+                                                     "arguments": c.arguments}} for c in event.calls]}},
+                    "metadata": {"step_id": event.step_id}}
+        case StepCompleted():
+            data = {"id": event.step_id, "object": "thread.run.step", "run_id": event.run_id,
+                    "type": "tool_calls", "status": event.status,
+                    "step_details": {"type": "tool_calls", "tool_calls": [_step_call(c) for c in event.calls]}}
+            if event.usage is not None:
+                data["usage"] = {"prompt_tokens": event.usage.input_tokens,
+                                 "completion_tokens": event.usage.output_tokens}
+            return data
         case RunCompleted():
             return {"id": event.run_id, "object": "thread.run", "status": "completed"}
         case RunFailed():
@@ -151,3 +262,14 @@ def to_openai(event: Event) -> dict[str, Any]:
         case RunCancelled():
             return {"id": event.run_id, "object": "thread.run", "status": "cancelled"}
     raise TypeError(f"not an event: {event!r}")
+
+
+def _function_name(server: str, tool: str) -> str:
+    return f"{server}.{tool}" if server else tool
+
+
+def _step_call(call: ToolCall) -> dict[str, Any]:
+    return {"id": call.id, "index": call.index, "type": "function",
+            "function": {"name": _function_name(call.server, call.tool), "arguments": call.arguments,
+                         "output": call.output},
+            "status": call.status, "error": call.error}

@@ -40,6 +40,17 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallPiece:
+    """A piece of one tool call as it streams: ``index`` says which call; ``id`` and ``name`` come on its first
+    piece (where the provider sends them), ``arguments`` is the new JSON text to append."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """One piece of a completion as a provider yields it.
 
@@ -53,6 +64,7 @@ class Chunk:
     usage: Usage | None = None
     eval_seconds: float | None = None
     model: str | None = None
+    tool_calls: tuple[ToolCallPiece, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,30 +1,44 @@
-"""Run an agent on a conversation: each step one completion, each completion a run of events."""
+"""Run an agent on a conversation: each step one completion (or, with tools, completions and tool calls in turn),
+each a run of events."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from salon.agents import Agent, Step
-from salon.errors import ProviderError, ServerBusy
+from salon.completion import Completion
+from salon.errors import ProviderError, ServerBusy, ToolError
 from salon.events import (
     Event,
     MessageCompleted,
-    MessageCreated,
-    MessageDelta,
     MessageStatus,
+    RequiresAction,
     RunCancelled,
     RunCompleted,
     RunCreated,
     RunFailed,
+    StepCompleted,
+    ToolCall,
+    ToolStatus,
 )
 from salon.ids import new_id
 from salon.providers import ChatMessage, CompletionRequest, Providers, split_ref
-from salon.reply import ReplyBuilder
-from salon.surrogates import mend
+from salon.reply import Chunk
+from salon.tools.host import parse_arguments
+
+if TYPE_CHECKING:
+    from salon.tools.approvals import Approvals
+    from salon.tools.host import ToolHost, ToolSet
+
+T = TypeVar("T")
 
 BUSY_RETRY_DELAYS = (0.5, 1.5, 3.0)
+
+Decision = Literal["once", "always", "deny"]
+DECISIONS: tuple[Decision, ...] = ("once", "always", "deny")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +74,8 @@ class Run:
         run_id: str | None = None,
         clock: Callable[[], float] | None = None,
         retry_delays: Sequence[float] = BUSY_RETRY_DELAYS,
+        tools: ToolHost | None = None,
+        approvals: Approvals | None = None,
     ) -> None:
         self.agent = agent
         self.history = tuple(history)
@@ -73,6 +89,11 @@ class Run:
         self._waiting_on_provider = False
         self._task: asyncio.Task[object] | None = None
         self._started = False
+        self.tools = tools
+        self.approvals = approvals
+        self._decisions: dict[str, Decision] = {}
+        self._decided = asyncio.Event()
+        self._waiting: set[str] = set()
 
     @property
     def cancelled(self) -> bool:
@@ -88,6 +109,19 @@ class Run:
         if self._waiting_on_provider and self._task is not None:
             self._task.cancel()
 
+    def decide(self, call_id: str, decision: Decision) -> None:
+        """Answer a tool call the run asked about (:class:`~salon.events.RequiresAction`).
+
+        May come before or after the consumer resumes iterating; the run waits until every call it asked about has
+        an answer. ``"always"`` is remembered for this agent and tool in the user's config by the run's approvals.
+        """
+        if decision not in DECISIONS:
+            raise ValueError(f"a decision is one of {', '.join(DECISIONS)}, not {decision!r}")
+        if call_id not in self._waiting:
+            raise KeyError(f"the run is not waiting for a decision on tool call {call_id!r}")
+        self._decisions[call_id] = decision
+        self._decided.set()
+
     def __aiter__(self) -> AsyncIterator[Event]:
         return self.events()
 
@@ -102,43 +136,159 @@ class Run:
             if self._cancel_requested:
                 yield RunCancelled(self.id)
                 return
-            message_id = new_id("msg")
-            yield MessageCreated(self.id, message_id, index, step.agent_id, step.name, step.model,
-                                 step.show_streaming_message)
-            builder = ReplyBuilder(step.model, self._clock) if self._clock else ReplyBuilder(step.model)
+            said: list[str] = []
+            async for event in self._step(index, step, earlier, said):
+                yield event
+                if isinstance(event, RunCancelled | RunFailed):
+                    return
+            earlier.append(StepOutput(step.name, "\n\n".join(t for t in said if t)))
+        yield RunCompleted(self.id)
+
+    async def _step(self, index: int, step: Step, earlier: Sequence[StepOutput], said: list[str]
+                    ) -> AsyncIterator[Event]:
+        """One step: a completion, and while it asks for tools, the calls and the next completion."""
+        messages = build_messages(step, self.history, earlier)
+        toolset: ToolSet | None = None
+        rounds = 0
+        while True:
+            completion = Completion(self.id, index, step, self._clock, self.completed)
+            yield completion.open()
+            if step.tools and toolset is None:
+                offered = await self._interruptible(self._offer(step))
+                if isinstance(offered, _Ended):
+                    async for event in completion.end(offered.status, offered.error):
+                        yield event
+                    return
+                toolset = offered
             request = CompletionRequest(
                 model=split_ref(step.model),
-                messages=build_messages(step, self.history, earlier),
+                messages=tuple(messages),
                 params=step.params,
                 stream=step.stream if self.stream_override is None else self.stream_override,
+                tools=toolset.specs if toolset else (),
             )
             status: MessageStatus = "complete"
             error: ProviderError | None = None
-            async for event in self._complete(step.model, request, builder, message_id):
-                if isinstance(event, _Ended):
-                    status, error = event.status, event.error
+            async for item in self._complete(step.model, request):
+                if isinstance(item, _Ended):
+                    status, error = item.status, item.error
                 else:
-                    yield event
-            completed = MessageCompleted(self.id, message_id, index, step.agent_id, step.name, builder.freeze(),
-                                         status, mend(str(error)) if error else None)
-            self.completed.append(completed)
-            yield completed
-            if status == "interrupted":
+                    for event in completion.feed(item, toolset):
+                        yield event
+            async for event in completion.end(status, error):
+                yield event
+            said.extend(completion.texts)
+            if status != "complete" or error is not None:
+                return
+            if not completion.calls:
+                return
+            rounds += 1
+            calls = completion.resolve(toolset)
+            async for event in self._run_calls(completion, calls, rounds > step.max_iterations, step):
+                yield event
+                if isinstance(event, RunCancelled | RunFailed):
+                    return
+            messages.extend(completion.messages_for_model())
+
+    async def _offer(self, step: Step) -> ToolSet:
+        if self.tools is None:
+            raise ToolError("this agent uses tools, but no MCP servers are available here")
+        return await self.tools.offer(step.tools)
+
+    async def _run_calls(self, completion: Completion, calls: list[ToolCall], over_limit: bool, step: Step
+                         ) -> AsyncIterator[Event]:
+        """Ask about the calls that need it, run the approved ones, and report the step."""
+        assert completion.step_id is not None
+        step_id = completion.step_id
+        if over_limit:
+            limit = ToolError(f"{self.agent.name} asked for tools {step.max_iterations} times in a row without "
+                                  f"answering (max_iterations = {step.max_iterations} in its agent file); Salon "
+                                  "stopped it there. Everything so far is kept.")
+            calls = [replace(c, status="cancelled", error="not run: max_iterations reached") if c.status == "waiting"
+                     else c for c in calls]
+            completion.calls_done = calls
+            yield StepCompleted(self.id, step_id, tuple(calls), "cancelled", completion.usage)
+            yield RunFailed(self.id, limit)
+            return
+        waiting = []
+        for position, call in enumerate(calls):
+            if call.status != "waiting":
+                continue
+            why = self.approvals.allowed(self.agent.id, call.server, call.tool) if self.approvals else None
+            if why is None:
+                waiting.append(call)
+            else:
+                calls[position] = replace(call, status="running")
+        if waiting:
+            self._waiting = {call.id for call in waiting}
+            yield RequiresAction(self.id, step_id, tuple(waiting))
+            answered = await self._interruptible(self._decisions_for(self._waiting))
+            self._waiting = set()
+            if isinstance(answered, _Ended):
+                yield self._stopped(step_id, calls, completion)
                 yield RunCancelled(self.id)
                 return
-            if error is not None:
-                error.partial = completed.reply.text
-                # A server's words may carry surrogates, which no UTF-8 stream or database takes.
-                error.args = (mend(str(error)),)
-                yield RunFailed(self.id, error)
+            for position, call in enumerate(calls):
+                decision = answered.get(call.id)
+                if decision == "deny":
+                    calls[position] = replace(call, status="denied", error="denied by the user")
+                elif decision is not None:
+                    if decision == "always" and self.approvals is not None:
+                        self.approvals.remember(self.agent.id, call.server, call.tool)
+                    calls[position] = replace(call, status="running")
+        for position, call in enumerate(calls):
+            if call.status != "running":
+                continue
+            assert self.tools is not None
+            result = await self._interruptible(self.tools.call(call.server, call.tool,
+                                                               parse_arguments(call.arguments)))
+            if isinstance(result, _Ended):
+                calls[position] = replace(call, status="cancelled", error="cancelled while it ran")
+                yield self._stopped(step_id, calls, completion)
+                yield RunCancelled(self.id)
                 return
-            earlier.append(StepOutput(step.name, completed.reply.text))
-        yield RunCompleted(self.id)
+            status: ToolStatus = "failed" if result.error is not None else "completed"
+            calls[position] = replace(call, status=status, output=result.output, error=result.error)
+        completion.calls_done = calls
+        yield StepCompleted(self.id, step_id, tuple(calls), "completed", completion.usage)
 
-    async def _complete(self, model_ref: str, request: CompletionRequest, builder: ReplyBuilder,
-                        message_id: str) -> AsyncIterator[MessageDelta | _Ended]:
+    def _stopped(self, step_id: str, calls: list[ToolCall], completion: Completion) -> StepCompleted:
+        final = ("completed", "failed", "denied")
+        done = [c if c.status in final else replace(c, status="cancelled", error=c.error or "cancelled")
+                for c in calls]
+        completion.calls_done = done
+        return StepCompleted(self.id, step_id, tuple(done), "cancelled", completion.usage)
+
+    async def _decisions_for(self, ids: set[str]) -> dict[str, Decision]:
+        while not ids <= self._decisions.keys():
+            self._decided.clear()
+            await self._decided.wait()
+        return {call_id: self._decisions[call_id] for call_id in ids}
+
+    async def _interruptible(self, awaitable: Awaitable[T]) -> T | _Ended:
+        """Await what a cancel should interrupt at once (tools, approval); a ToolError fails the message."""
+        if self._cancel_requested:
+            close = getattr(awaitable, "close", None)
+            if close is not None:
+                close()
+            return _Ended("interrupted")
+        self._waiting_on_provider = True
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if not self._cancel_requested:
+                raise
+            self._uncancel()
+            return _Ended("interrupted")
+        except ToolError as error:
+            return _Ended("failed", error)
+        finally:
+            self._waiting_on_provider = False
+
+    async def _complete(self, model_ref: str, request: CompletionRequest) -> AsyncIterator[Chunk | _Ended]:
         provider = self.providers.for_model(model_ref)
         delays = iter(self._retry_delays)
+        received = 0
         while True:
             chunks = provider.stream(request)
             try:
@@ -150,9 +300,9 @@ class Run:
                         break
                     finally:
                         self._waiting_on_provider = False
-                    chunk = builder.add(chunk)
-                    if chunk.text or chunk.thinking:
-                        yield MessageDelta(self.id, message_id, chunk.text, chunk.thinking)
+                    if chunk.text or chunk.thinking or chunk.tool_calls:
+                        received += 1
+                    yield chunk
                 if self._cancel_requested:
                     yield _Ended("interrupted")
                 return
@@ -164,7 +314,7 @@ class Run:
                 return
             except ServerBusy as busy:
                 # Safe to try again only while nothing of this reply has arrived: no text is ever doubled.
-                delay = next(delays, None) if builder.chunks == 0 else None
+                delay = next(delays, None) if received == 0 else None
                 if delay is None:
                     yield _Ended("failed", busy)
                     return

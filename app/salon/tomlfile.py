@@ -61,8 +61,16 @@ class KeyLines:
                 self.keys.setdefault((*table, key.group(1).strip("\"'")), number)
 
     def find(self, *path: Any) -> int | None:
-        """The line of exactly this key or table, if the source has one."""
-        return self.keys.get(path) or self.tables.get(path)
+        """The line of exactly this key or table, if the source has one.
+
+        A table only implied by a dotted header (``[mcp_servers.x]`` implies ``mcp_servers``) is where its first
+        header is.
+        """
+        found = self.keys.get(path) or self.tables.get(path)
+        if found is None:
+            nested = [line for table, line in self.tables.items() if table[:len(path)] == path]
+            found = min(nested, default=None)
+        return found
 
     def of(self, *path: Any) -> int:
         """The line of ``path``, or of the nearest enclosing key or table that has one, or 1."""

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from salon.errors import SalonError
 from salon.reply import shown_rate
 from salon.store import Conversation, Store, StoredMessage
+from salon.store.models import ToolCallPart
 from salon.surrogates import mend
 from salon.tomlfile import is_of
 
@@ -24,6 +25,7 @@ FORMAT = "salon.conversations"
 FORMAT_VERSION = 1
 _PAGE = 500
 _STATUSES = ("streaming", "complete", "interrupted", "failed")
+_TOOL_STATUSES = ("streaming", "waiting", "running", "completed", "failed", "denied", "cancelled")
 
 
 class TranscriptError(SalonError):
@@ -51,7 +53,7 @@ def _iso(timestamp: float | None) -> str | None:
 
 
 def message_to_dict(message: StoredMessage) -> dict[str, Any]:
-    return {
+    data = {
         "id": message.id,
         "role": message.role,
         "status": message.status,
@@ -61,6 +63,10 @@ def message_to_dict(message: StoredMessage) -> dict[str, Any]:
         **message.metadata(),
         "error": message.error,
     }
+    if message.tool_calls:
+        # After the text, in order: the parts of the message (see StoredMessage.parts).
+        data["tool_calls"] = [call.to_dict() for call in message.tool_calls]
+    return data
 
 
 def conversation_header(conversation: Conversation) -> dict[str, Any]:
@@ -169,7 +175,28 @@ def _message(item: Any, conversation_id: str, where: str) -> StoredMessage:
         finish_reason=_field(item, "finish_reason", optional_str, where, default=None),
         error=_field(item, "error", optional_str, where, default=None),
         created_at=_time(item, "created_at", where),
+        tool_calls=_tool_calls(item, where),
     )
+
+
+def _tool_calls(item: dict[str, Any], where: str) -> tuple[ToolCallPart, ...]:
+    calls = _field(item, "tool_calls", list, where, default=[])
+    parts = []
+    optional_str = (str, type(None))
+    for index, call in enumerate(calls):
+        at = f"{where}.tool_calls[{index}]"
+        if not isinstance(call, dict):
+            raise TranscriptError(f"{at}: should be an object")
+        status = _field(call, "status", str, at)
+        if status not in _TOOL_STATUSES:
+            raise TranscriptError(f"{at}.status: should be one of {', '.join(_TOOL_STATUSES)}, not {status!r}")
+        parts.append(ToolCallPart(
+            id=_field(call, "id", str, at), server=_field(call, "server", str, at, default=""),
+            tool=_field(call, "tool", str, at), arguments=_field(call, "arguments", str, at, default=""),
+            status=status,  # type: ignore[arg-type]
+            output=_field(call, "output", optional_str, at, default=None),
+            error=_field(call, "error", optional_str, at, default=None)))
+    return tuple(parts)
 
 
 _REQUIRED = object()
@@ -254,10 +281,41 @@ def message_markdown(message: StoredMessage, *, thinking: bool = True) -> str:
     lines = [f"## {heading or 'Assistant'} · {_local(message.created_at)}", ""]
     if thinking and message.thinking:
         lines += ["<details><summary>Thinking</summary>", "", message.thinking.strip(), "", "</details>", ""]
-    lines += [message.text.rstrip() if message.text else "*(no text)*", ""]
+    if message.text or not message.tool_calls:
+        lines += [message.text.rstrip() if message.text else "*(no text)*", ""]
+    for call in message.tool_calls:
+        lines += tool_call_markdown(call)
     if message.role == "assistant" and (summary := usage_summary(message)):
         lines += [f"*{summary}*", ""]
     return "\n".join(lines)
+
+
+def tool_call_markdown(call: ToolCallPart) -> list[str]:
+    """A tool call in a transcript: its name and status, its arguments, and its output folded away."""
+    lines = [f"**Tool call** `{call.name}` · {call.status}", "", *_fenced(call.arguments or "{}", "json")]
+    if call.output is not None:
+        lines += ["<details><summary>Output</summary>", "", *_fenced(call.output), "</details>", ""]
+    if call.error:
+        lines += [f"*{call.error.strip()}*", ""]
+    return lines
+
+
+def _fenced(text: str, language: str = "") -> list[str]:
+    # A fence longer than any run of backticks inside, so the text cannot close it early.
+    longest = max((len(run) for run in text.split("\n") for run in _backtick_runs(run)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{language}", text.rstrip("\n"), fence, ""]
+
+
+def _backtick_runs(line: str) -> list[str]:
+    runs, current = [], ""
+    for char in line:
+        if char == "`":
+            current += char
+        elif current:
+            runs.append(current)
+            current = ""
+    return [*runs, current] if current else runs
 
 
 def write_markdown(store: Store, conversations: Iterable[Conversation], out: TextIO, *,

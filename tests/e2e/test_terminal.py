@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from salon.store import Store
-from tests.conftest import salon_env
+from tests.e2e.conftest import salon_command
 from tests.servers.ollama import OllamaServer, Scripted
-from tests.tmux import Tmux
 
 pytestmark = [
     pytest.mark.terminal,
@@ -21,25 +18,6 @@ pytestmark = [
 ]
 
 REPLY = "Virtue is **knowledge**, said Socrates.\n\n- It can be taught.\n- It can be *examined*.\n"
-
-
-def salon_command() -> list[str]:
-    script = Path(sys.executable).with_name("salon")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "salon"]
-
-
-@pytest.fixture
-def terminal(ollama_server: OllamaServer) -> Iterator[Tmux]:
-    env = salon_env(OLLAMA_HOST=ollama_server.host, TERM="xterm-256color", COLORTERM="truecolor")
-    env = {key: value for key, value in env.items() if key in _PASSED or key.startswith(("SALON_", "OLLAMA_"))}
-    term = Tmux(env)
-    try:
-        yield term
-    finally:
-        term.close()
-
-
-_PASSED = {"PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "TERM", "COLORTERM", "TEXTUAL_ANIMATIONS", "VIRTUAL_ENV"}
 
 
 def test_type_a_prompt_and_read_the_final_message(terminal, ollama_server: OllamaServer, data_dir: Path):

@@ -52,6 +52,8 @@ class Scripted:
     done_reason: str = "stop"
     usage: bool = True               # send eval_count / prompt_eval_count and durations on the final line
     reported_model: str | None = None  # the "model" the lines report (a server may name it anything); default: asked
+    # Tool calls after the text, one per line as Ollama streams them: {"name": …, "arguments": {…}}.
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
     def token_list(self, prompt: str) -> list[str]:
         if self.tokens is not None:
@@ -150,6 +152,10 @@ class OllamaHandler(Handler):
         if body.get("think") is not None and "thinking" not in model.capabilities:
             self.send_json(400, {"error": f'"{name}" does not support thinking'})
             return
+        if body.get("tools") and "tools" not in model.capabilities:
+            # Ollama's own words for a model whose template has no tool calls.
+            self.send_json(400, {"error": f"registry.ollama.ai/library/{name}:latest does not support tools"})
+            return
         reply = state.next_reply()
         if reply.status is not None:
             self.send_json(reply.status, {"error": reply.error})
@@ -167,7 +173,8 @@ class OllamaHandler(Handler):
         if reply.first_token_delay and self.server.stopping.wait(reply.first_token_delay):
             return
         started = time.monotonic()
-        pieces = [("thinking", t) for t in thinking] + [("content", t) for t in tokens]
+        pieces: list[tuple[str, Any]] = [("thinking", t) for t in thinking] + [("content", t) for t in tokens]
+        pieces += [("tool_call", call) for call in reply.tool_calls]
         for sent, (kind, piece) in enumerate(pieces):
             error_line = json.dumps({"error": reply.error}).encode() + b"\n"
             malformed = b'{"model": "' + name.encode() + b'", "message": {"content": \n'
@@ -177,6 +184,8 @@ class OllamaHandler(Handler):
             message = {"role": "assistant", "content": piece if kind == "content" else ""}
             if kind == "thinking":
                 message["thinking"] = piece
+            if kind == "tool_call":
+                message["tool_calls"] = [{"function": {"name": piece["name"], "arguments": piece["arguments"]}}]
             line = {"model": reply.reported_model or name, "created_at": _now(), "message": message, "done": False}
             try:
                 self.write_chunk(json.dumps(line).encode() + b"\n")
@@ -201,6 +210,9 @@ class OllamaHandler(Handler):
         message: dict[str, Any] = {"role": "assistant", "content": text}
         if thinking:
             message["thinking"] = thinking
+        if text and reply.tool_calls:  # a whole (not streamed) answer carries its calls
+            message["tool_calls"] = [{"function": {"name": c["name"], "arguments": c["arguments"]}}
+                                     for c in reply.tool_calls]
         line: dict[str, Any] = {"model": reply.reported_model or name, "created_at": _now(), "message": message,
                                 "done": True, "done_reason": reply.done_reason}
         if reply.usage:

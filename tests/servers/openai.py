@@ -64,6 +64,11 @@ class Scripted:
     usage: bool = True               # report token counts (when the client asks for them, as OpenAI does)
     prompt_tokens: int = 26
     done: bool = True                # end the stream with ``data: [DONE]``
+    # Tool calls after the text: {"name": …, "arguments": "JSON text"}; streamed as OpenAI does, id and name
+    # first, then the arguments in ``argument_pieces`` pieces; the finish reason becomes "tool_calls".
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    argument_pieces: int = 3
+    unsupported_tools: bool = False  # answer a request carrying tools with 400, as a model without them does
 
     def token_list(self, prompt: str) -> list[str]:
         if self.tokens is not None:
@@ -168,6 +173,10 @@ class OpenAIHandler(Handler):
         if reply.status is not None:
             self.send_error_body(reply.status, reply.error, code=reply.error_code, retry_after=reply.retry_after)
             return
+        if reply.unsupported_tools and body.get("tools"):
+            # What vLLM and Ollama's OpenAI layer answer for a model that cannot call tools.
+            self.send_error_body(400, f"{name} does not support tools")
+            return
         prompt = next((m.get("content") for m in reversed(body.get("messages", [])) if m.get("role") == "user"),
                       "")
         tokens = reply.token_list(prompt if isinstance(prompt, str) else json.dumps(prompt))
@@ -183,9 +192,14 @@ class OpenAIHandler(Handler):
         message: dict[str, Any] = {"role": "assistant", "content": "".join(tokens)}
         if reply.reasoning:
             message["reasoning_content"] = reply.reasoning
+        if reply.tool_calls:
+            message["tool_calls"] = [{"id": f"call_{i}_{uuid.uuid4().hex[:8]}", "type": "function",
+                                      "function": {"name": c["name"], "arguments": c["arguments"]}}
+                                     for i, c in enumerate(reply.tool_calls)]
+        finish = "tool_calls" if reply.tool_calls else reply.finish_reason
         payload: dict[str, Any] = {
             "id": _id(), "object": "chat.completion", "created": int(time.time()), "model": name,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}],
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         }
         if reply.usage:
             payload["usage"] = _usage(reply, tokenize(reply.reasoning) + tokens)
@@ -221,7 +235,9 @@ class OpenAIHandler(Handler):
                     return
                 pace(started, sent, reply.rate)
                 self.write_chunk(event({kind: piece}))
-            self.write_chunk(event({}, reply.finish_reason))
+            for delta in _tool_call_deltas(reply):
+                self.write_chunk(event({"tool_calls": [delta]}))
+            self.write_chunk(event({}, "tool_calls" if reply.tool_calls else reply.finish_reason))
             if wants_usage and reply.usage:
                 # OpenAI's usage chunk: an empty ``choices`` list and the counts for the whole completion.
                 usage_chunk = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
@@ -247,6 +263,19 @@ class OpenAIHandler(Handler):
             self.send_header("Retry-After", f"{retry_after:g}")
         self.end_headers()
         self.wfile.write(data)
+
+
+def _tool_call_deltas(reply: Scripted) -> list[dict[str, Any]]:
+    """OpenAI's streamed tool calls: per index, id and name first with empty arguments, then argument pieces."""
+    deltas = []
+    for index, call in enumerate(reply.tool_calls):
+        deltas.append({"index": index, "id": f"call_{index}_{uuid.uuid4().hex[:8]}", "type": "function",
+                       "function": {"name": call["name"], "arguments": ""}})
+        arguments = call["arguments"]
+        size = max(1, -(-len(arguments) // max(1, reply.argument_pieces)))
+        deltas += [{"index": index, "function": {"arguments": arguments[at:at + size]}}
+                   for at in range(0, len(arguments), size)]
+    return deltas
 
 
 def _id() -> str:

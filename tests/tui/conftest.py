@@ -51,6 +51,20 @@ def server(ollama_server: OllamaServer) -> OllamaServer:
     return ollama_server
 
 
+@pytest.fixture
+def lab_log(tmp_path: Path) -> Path:
+    """Where the lab MCP server (tests/servers/mcp_tools.py) writes each call it ran."""
+    return tmp_path / "lab-calls.log"
+
+
+@pytest.fixture
+def agents_dir(tmp_path: Path) -> Path:
+    """A folder for the test's own agent files."""
+    folder = tmp_path / "agents"
+    folder.mkdir()
+    return folder
+
+
 async def settle(app: SalonApp, pilot: Pilot) -> None:
     """Wait for every worker (replies, the connection check) and one more frame."""
     await app.workers.wait_for_complete()

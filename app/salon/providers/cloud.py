@@ -8,6 +8,7 @@ streams. Importing it imports nothing of litellm.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -19,12 +20,12 @@ import httpx
 
 from salon.config import Config
 from salon.errors import StreamInterrupted
-from salon.providers.base import CompletionRequest, ModelInfo
+from salon.providers.base import ChatMessage, CompletionRequest, ModelInfo
 from salon.providers.cloud_errors import ErrorMapper
 from salon.providers.cloud_target import NO_KEY, Target, cloud_params, resolve_target
 from salon.providers.litellm_loader import import_litellm, import_litellm_async, litellm_loaded
 from salon.providers.redirects import client_options
-from salon.reply import Chunk, Usage
+from salon.reply import Chunk, ToolCallPiece, Usage
 
 __all__ = ["NO_KEY", "CloudProvider", "Target", "cloud_params", "import_litellm", "import_litellm_async",
            "litellm_loaded"]
@@ -72,7 +73,7 @@ class CloudProvider:
             # A server that cannot stream (config.toml says so) is asked for the whole reply: one chunk.
             request = replace(request, stream=False)
         errors = ErrorMapper(litellm, target)
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        messages = [openai_message(m) for m in request.messages]
         kwargs = self._arguments(target, request, messages)
         asked_at = time.monotonic()
         try:
@@ -93,7 +94,7 @@ class CloudProvider:
             self._open.discard(response)
             await _close(response)
 
-    def _arguments(self, target: Target, request: CompletionRequest, messages: list[dict[str, str]]
+    def _arguments(self, target: Target, request: CompletionRequest, messages: list[dict[str, Any]]
                    ) -> dict[str, Any]:
         connect = self.config.connect_timeout
         kwargs: dict[str, Any] = {
@@ -110,6 +111,8 @@ class CloudProvider:
         }
         if request.stream:
             kwargs["stream_options"] = {"include_usage": True}
+        if request.tools:
+            kwargs["tools"] = [tool.wire() for tool in request.tools]
         # Per call, never litellm's globals: a global api_base would beat every other provider's.
         if target.api_base:
             kwargs["api_base"] = target.api_base
@@ -167,13 +170,14 @@ class CloudProvider:
             delta = choice.delta
             text = getattr(delta, "content", None) or ""
             thinking = getattr(delta, "reasoning_content", None) or ""
-            if text or thinking:
-                yield Chunk(text=text, thinking=thinking)
+            calls = _tool_pieces(getattr(delta, "tool_calls", None))
+            if text or thinking or calls:
+                yield Chunk(text=text, thinking=thinking, tool_calls=calls)
         yield Chunk(finish_reason=finish_reason or "stop",
                     usage=_stream_usage(final_usage, _reported_usage(response)),
                     model=_served_ref(target, served_model))
 
-    def _whole(self, litellm: ModuleType, target: Target, response: Any, messages: list[dict[str, str]],
+    def _whole(self, litellm: ModuleType, target: Target, response: Any, messages: list[dict[str, Any]],
                seconds: float) -> Chunk:
         choices = getattr(response, "choices", None) or ()
         if not choices:
@@ -194,7 +198,47 @@ class CloudProvider:
                      finish_reason=choice.finish_reason or "stop", usage=reply_usage,
                      # The whole request's time: a one-chunk reply has no span of its own to rate tokens by.
                      eval_seconds=seconds or None,
-                     model=_served_ref(target, getattr(response, "model", None)))
+                     model=_served_ref(target, getattr(response, "model", None)),
+                     tool_calls=_tool_pieces(getattr(message, "tool_calls", None)))
+
+
+def openai_message(message: ChatMessage) -> dict[str, Any]:
+    """One turn in the OpenAI chat shape litellm takes: tool calls with arguments as text, results by call id."""
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        wire["content"] = message.content or None
+        wire["tool_calls"] = [{"id": call.id, "type": "function",
+                               "function": {"name": call.name, "arguments": _json_text(call.arguments)}}
+                              for call in message.tool_calls]
+    if message.role == "tool":
+        wire["tool_call_id"] = message.tool_call_id
+        if message.tool_name:
+            wire["name"] = message.tool_name
+    return wire
+
+
+def _json_text(arguments: str) -> str:
+    # Servers may refuse a history whose arguments are not JSON; what the model sent goes back wrapped, readable.
+    try:
+        json.loads(arguments)
+    except ValueError:
+        return json.dumps({"_unparsed": arguments}, ensure_ascii=False)
+    return arguments
+
+
+def _tool_pieces(calls: Any) -> tuple[ToolCallPiece, ...]:
+    # OpenAI-style deltas: id and name on a call's first piece, arguments as text pieces, `index` says which call.
+    pieces = []
+    for position, call in enumerate(calls or ()):
+        function = getattr(call, "function", None)
+        index = getattr(call, "index", None)
+        pieces.append(ToolCallPiece(
+            index=index if isinstance(index, int) else position,
+            id=getattr(call, "id", None) or None,
+            name=getattr(function, "name", None) or None,
+            arguments=getattr(function, "arguments", None) or "",
+        ))
+    return tuple(pieces)
 
 
 def _reported_usage(response: Any) -> Any:

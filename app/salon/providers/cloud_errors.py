@@ -23,6 +23,7 @@ from salon.errors import (
     RedirectRefused,
     ServerBusy,
     StreamInterrupted,
+    ToolsUnsupported,
 )
 from salon.providers.cloud_target import Target
 from salon.providers.network import network_reason
@@ -87,9 +88,18 @@ class ErrorMapper:
                                f"{f'in {wait} s' if wait else 'shortly'}.")
         if isinstance(status, int) and status >= 500:
             return ServerBusy(f"{name} failed ({status}): {said}; try again shortly.")
+        if isinstance(status, int) and status >= 400 and _refuses_tools(said):
+            return ToolsUnsupported(target.ref, f"{name} said: {said}")
         if isinstance(status, int) and status >= 400:
             return BadRequest(f"{name} refused the request ({status}): {said}")
         return ProviderError(f"unexpected error from {name}: {said or type(error).__name__}")
+
+
+def _refuses_tools(said: str) -> bool:
+    # Ollama's OpenAI layer: "… does not support tools"; vLLM and llama.cpp's server: "tool choice"/"tools" not
+    # supported or enabled. A refusal that names tools is the model's, not the request's shape.
+    lowered = said.lower()
+    return "tool" in lowered and any(word in lowered for word in ("not support", "unsupported", "not enabled"))
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -21,11 +22,13 @@ from salon.errors import (
     StreamInterrupted,
     StreamStalled,
     ThinkingUnsupported,
+    ToolsUnsupported,
 )
-from salon.providers.base import CompletionRequest, ModelInfo
+from salon.ids import new_id
+from salon.providers.base import ChatMessage, CompletionRequest, ModelInfo
 from salon.providers.network import network_reason
 from salon.providers.redirects import client_options
-from salon.reply import Chunk, Usage
+from salon.reply import Chunk, ToolCallPiece, Usage
 
 
 def _import_ollama() -> ModuleType:
@@ -109,16 +112,19 @@ class OllamaProvider:
             kwargs["keep_alive"] = params["keep_alive"]
         if "think" in params:
             kwargs["think"] = await self._think_argument(request.model, params["think"])
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        if request.tools:
+            kwargs["tools"] = [tool.wire() for tool in request.tools]
+        messages = [ollama_message(m) for m in request.messages]
+        numbers = itertools.count()
         with self._errors(request.model):
             if not request.stream:
                 response = await self._client.chat(request.model, messages, stream=False, **kwargs)
-                yield self._chunk(response)
+                yield self._chunk(response, numbers)
                 return
             parts = await self._client.chat(request.model, messages, stream=True, **kwargs)
             try:
                 async for part in parts:
-                    yield self._chunk(part)
+                    yield self._chunk(part, numbers)
             finally:
                 await parts.aclose()
 
@@ -158,10 +164,11 @@ class OllamaProvider:
             async for update in progress:
                 yield update.status or "", update.completed, update.total
 
-    def _chunk(self, part: ollama.ChatResponse) -> Chunk:
+    def _chunk(self, part: ollama.ChatResponse, numbers: Iterator[int]) -> Chunk:
         message = part.message
+        calls = _tool_pieces(message.tool_calls or (), numbers)
         if not part.done:
-            return Chunk(text=message.content or "", thinking=message.thinking or "")
+            return Chunk(text=message.content or "", thinking=message.thinking or "", tool_calls=calls)
         usage = None
         if part.eval_count is not None or part.prompt_eval_count is not None:
             usage = Usage(input_tokens=part.prompt_eval_count, output_tokens=part.eval_count)
@@ -172,10 +179,42 @@ class OllamaProvider:
             usage=usage,
             eval_seconds=part.eval_duration / 1e9 if part.eval_duration else None,
             model=PREFIX + part.model if part.model else None,
+            tool_calls=calls,
         )
+
 
     def _errors(self, model: str) -> _ErrorMapper:
         return _ErrorMapper(self, model)
+
+
+def _tool_pieces(calls: Any, numbers: Iterator[int]) -> tuple[ToolCallPiece, ...]:
+    # Ollama sends each call whole (arguments an object) and gives it no id: number them across the stream.
+    pieces = []
+    for call in calls:
+        index = next(numbers)
+        arguments = json.dumps(dict(call.function.arguments or {}), ensure_ascii=False)
+        pieces.append(ToolCallPiece(index, new_id("call"), call.function.name, arguments))
+    return tuple(pieces)
+
+
+def ollama_message(message: ChatMessage) -> dict[str, Any]:
+    """One turn in ``/api/chat``'s shape: tool calls with their arguments as objects, results by ``tool_name``."""
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        wire["tool_calls"] = [{"function": {"name": call.name, "arguments": _arguments_object(call.arguments)}}
+                              for call in message.tool_calls]
+    if message.role == "tool" and message.tool_name:
+        wire["tool_name"] = message.tool_name
+    return wire
+
+
+def _arguments_object(arguments: str) -> dict[str, Any]:
+    # Ollama takes arguments as an object; text that was never valid JSON goes back as what it was.
+    try:
+        parsed = json.loads(arguments or "{}")
+    except ValueError:
+        return {"_unparsed": arguments}
+    return parsed if isinstance(parsed, dict) else {"_value": parsed}
 
 
 class _ErrorMapper:
@@ -205,6 +244,8 @@ class _ErrorMapper:
                 return ServerUnreachable(host, "it answers, but not as Ollama: 404 for the chat API")
             case ollama.ResponseError(status_code=400) if "thinking" in error.error:
                 return ThinkingUnsupported(self.model)
+            case ollama.ResponseError(status_code=400) if "does not support tools" in error.error:
+                return ToolsUnsupported(self.model, f"Ollama said: {error.error}")
             case ollama.ResponseError(status_code=503 | 429):
                 return ServerBusy(f"Ollama at {host} is busy ({error.status_code}: {error.error}); try again "
                                   "shortly.")

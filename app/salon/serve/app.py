@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from salon.api import Session
 from salon.errors import SalonError, UnknownAgent
+from salon.runner import DECISIONS, Decision
 from salon.serve import page, payloads
 from salon.serve.auth import Guard
 from salon.serve.recording import Threads
@@ -59,6 +60,7 @@ def create_app(services: Services, *, token: str | None = None, loopback: bool =
         Route("/v1/threads/{thread_id}/runs", api.create_run, methods=["POST"]),
         Route("/v1/threads/{thread_id}/runs/{run_id}", api.get_run),
         Route("/v1/threads/{thread_id}/runs/{run_id}/cancel", api.cancel_run, methods=["POST"]),
+        Route("/v1/threads/{thread_id}/runs/{run_id}/decisions", api.decide, methods=["POST"]),
         Route("/v1/threads/{thread_id}/stream/{run_id}", api.stream),
     ]
     origins = list(cors_origins)
@@ -186,6 +188,35 @@ class _Api:
         data = payloads.run(live)
         data["status"] = "cancelling"
         return JSONResponse(data)
+
+    async def decide(self, request: Request) -> Response:
+        """Answer a run's ``requires_action``: ``{"decisions": [{"tool_call_id": …, "decision": "once"}]}``.
+
+        Salon runs the tools itself, after the user's answer; so where OpenAI's clients submit outputs, Salon's
+        submit decisions (once, always, deny).
+        """
+        live = self._run(request)
+        body = await _json(request)
+        items = body.get("decisions")
+        if not isinstance(items, list) or not items:
+            raise ApiError(400, "invalid_request", "'decisions' should be a non-empty list of "
+                                                   "{\"tool_call_id\": \"…\", \"decision\": \"once\"}")
+        decisions: list[tuple[str, Decision]] = []
+        for index, item in enumerate(items):
+            call_id = item.get("tool_call_id") if isinstance(item, dict) else None
+            decision = item.get("decision") if isinstance(item, dict) else None
+            if not isinstance(call_id, str) or decision not in DECISIONS:
+                raise ApiError(400, "invalid_request", f"decisions[{index}] should be {{\"tool_call_id\": \"…\", "
+                                                       f"\"decision\": one of {', '.join(DECISIONS)}}}")
+            decisions.append((call_id, decision))
+        if live.status != "requires_action":
+            raise ApiError(409, "not_waiting", f"run {live.id} is not waiting for decisions ({live.status})")
+        try:
+            live.decide(decisions)
+        except KeyError as unknown:
+            raise ApiError(409, "unknown_tool_call", f"run {live.id} is not waiting for a decision on tool call "
+                                                     f"{unknown.args[0]!r}") from None
+        return JSONResponse(payloads.run(live))
 
     async def stream(self, request: Request) -> Response:
         live = self._run(request)

@@ -60,6 +60,9 @@ def message(value: StoredMessage) -> dict[str, Any]:
     if value.role == "assistant":
         data["usage"] = {"prompt_tokens": value.input_tokens, "completion_tokens": value.output_tokens,
                          "estimated": value.usage_estimated}
+    if value.tool_calls:
+        # After the text, the calls this reply made and what they gave (OpenAI keeps them on run steps).
+        data["metadata"]["tool_calls"] = [call.to_dict() for call in value.tool_calls]
     return data
 
 
@@ -81,6 +84,7 @@ def run(live: LiveRun) -> dict[str, Any]:
         "usage": live.usage(),
         "metadata": {"agent_name": live.agent.name, "steps": len(live.agent.steps),
                      "message_ids": list(live.message_ids)},
+        "required_action": live.required_action,
     }
 
 

@@ -20,12 +20,13 @@ from salon.events import (
     Event,
     MessageCompleted,
     MessageCreated,
+    RequiresAction,
     RunCancelled,
     RunCompleted,
     RunCreated,
     RunFailed,
 )
-from salon.runner import Run
+from salon.runner import Decision, Run
 from salon.serve import payloads
 from salon.serve.sse import Frame
 
@@ -63,6 +64,8 @@ class LiveRun:
         self._redact = redact
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.required_action: dict[str, Any] | None = None
+        self._undecided: set[str] = set()
 
     @property
     def ended(self) -> bool:
@@ -83,6 +86,21 @@ class LiveRun:
     def cancel(self) -> None:
         if not self.ended:
             self.run.cancel()
+
+    def decide(self, decisions: list[tuple[str, Decision]]) -> None:
+        """Answer tool calls the run waits on; raises ``KeyError`` naming a call it does not wait on.
+
+        Every call is checked before any is answered, so a request with one bad id changes nothing.
+        """
+        for call_id, _ in decisions:
+            if call_id not in self._undecided:
+                raise KeyError(call_id)
+        for call_id, decision in decisions:
+            self.run.decide(call_id, decision)
+            self._undecided.discard(call_id)
+        if not self._undecided and self.status == "requires_action":
+            self.status, self.required_action = "in_progress", None
+            self._publish("thread.run.in_progress", payloads.run(self))
 
     async def wait(self) -> None:
         if self._task is not None:
@@ -150,6 +168,11 @@ class LiveRun:
             case MessageCompleted():
                 self._completed.append(event)
                 self._publish(event.name, payloads.event(event, self.thread_id, self._redact))
+            case RequiresAction():
+                self.status = "requires_action"
+                self.required_action = payloads.event(event, self.thread_id)["required_action"]
+                self._undecided = {call.id for call in event.calls}
+                self._publish(event.name, payloads.run(self))
             case RunCompleted():
                 self._end("completed")
                 self._publish(event.name, payloads.run(self))
@@ -164,6 +187,7 @@ class LiveRun:
 
     def _end(self, status: str, error: dict[str, str] | None = None) -> None:
         self.status, self.last_error, self.ended_at = status, error, time.time()
+        self.required_action, self._undecided = None, set()
 
     def _publish(self, name: str, payload: dict[str, Any]) -> None:
         self.frames.append(Frame(name, payload))

@@ -11,15 +11,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from salon.events import MessageStatus
+from salon.events import MessageStatus, ToolCall
 from salon.ids import new_id
 from salon.providers.base import ChatMessage
 from salon.reply import Reply
+from salon.store import tool_parts
 from salon.store.connection import DATABASE_NAME, connect, translated
 from salon.store.errors import ConversationNotFound, DatabaseGone, MessageNotFound, StoreError
-from salon.store.history import sent_to_model
+from salon.store.history import sent_to_model, with_tool_turns
 from salon.store.liveness import is_orphaned, status_as_read, writer_identity
-from salon.store.models import Conversation, SearchHit, StoredMessage
+from salon.store.models import Conversation, SearchHit, StoredMessage, ToolCallPart
 from salon.store.redact import Redactor, secret_values
 from salon.store.search import fts_query
 
@@ -237,15 +238,17 @@ class Store:
             rows = conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
                                 "ORDER BY seq LIMIT ? OFFSET ?",
                                 (conversation_id, -1 if limit is None else limit, offset)).fetchall()
+            calls = tool_parts.load(conn, (row[0] for row in rows if row[2] == "assistant"))
         now = self._now()
-        return [self._message(row, now) for row in rows]
+        return [self._message(row, now, calls.get(row[0], ())) for row in rows]
 
     def message(self, message_id: str) -> StoredMessage:
         with self._read() as conn:
             row = conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
+            calls = tool_parts.load(conn, [message_id])
         if row is None:
             raise MessageNotFound(message_id)
-        return self._message(row, self._now())
+        return self._message(row, self._now(), calls.get(message_id, ()))
 
     def message_count(self, conversation_id: str) -> int:
         with self._read() as conn:
@@ -259,23 +262,37 @@ class Store:
         """What a model is sent to continue the conversation: every prompt, and every reply that has text and
         finished or was interrupted (failed replies are left out)."""
         with self._read() as conn:
-            rows = conn.execute("SELECT role, text, status, writer, checkpoint_at FROM messages "
+            rows = conn.execute("SELECT id, role, text, status, writer, checkpoint_at FROM messages "
                                 "WHERE conversation_id = ? AND status != 'failed' ORDER BY seq",
                                 (conversation_id,)).fetchall()
+            calls = tool_parts.load(conn, (row[0] for row in rows if row[1] == "assistant"))
         now = self._now()
-        return [ChatMessage(role, text) for role, text, status, writer, at in rows
-                if sent_to_model(role, text, status_as_read(status, writer, at, now))]
+        sent: list[ChatMessage] = []
+        for message_id, role, text, status, writer, at in rows:
+            made = calls.get(message_id, ())
+            if sent_to_model(role, text, status_as_read(status, writer, at, now), len(made)):
+                sent.extend(with_tool_turns(ChatMessage(role, text), made))
+        return sent
 
     def delete_message(self, message_id: str) -> None:
         with self._write() as conn:
             if not conn.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount:
                 raise MessageNotFound(message_id)
 
-    def _message(self, row: Sequence[Any], now: float) -> StoredMessage:
+    def _message(self, row: Sequence[Any], now: float, calls: tuple[ToolCallPart, ...] = ()) -> StoredMessage:
         *values, writer, checkpoint_at = row
         values[11] = bool(values[11])
         values[8] = status_as_read(values[8], writer, checkpoint_at, now)
-        return StoredMessage(*values)
+        return StoredMessage(*values, tool_calls=calls)
+
+    def save_tool_calls(self, message_id: str, calls: Sequence[ToolCall]) -> None:
+        """Keep a message's tool calls as they stand now (asked, answered, run); secrets redacted."""
+        if not calls:
+            return
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone() is None:
+                return  # deleted meanwhile (its conversation deleted while the run went on)
+            tool_parts.save(conn, message_id, calls, self.redact)
 
     # -- replies, as a Recorder writes them -----------------------------------------------------------------
 
@@ -401,6 +418,10 @@ class Store:
                          message.time_to_first_token, message.duration, message.tokens_per_second,
                          message.finish_reason, self.redact(message.error) if message.error else None,
                          message.created_at, seq, None, None))
+                    if message.tool_calls:
+                        tool_parts.save(conn, message_id, [
+                            ToolCall(c.id, index, c.server, c.tool, c.arguments, c.status, c.output, c.error)
+                            for index, c in enumerate(message.tool_calls)], self.redact)
                 conn.execute("UPDATE conversations SET updated_at = MAX(updated_at, ?) WHERE id = ?",
                              (conversation.updated_at, conversation.id))
                 imported.append(conversation.id)

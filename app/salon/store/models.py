@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from salon.events import MessageStatus
+from salon.events import MessageStatus, ToolStatus
 from salon.reply import Usage
 
 Role = Literal["user", "assistant"]
@@ -27,6 +27,37 @@ class Conversation:
     @property
     def display_title(self) -> str:
         return self.title or "(untitled)"
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+    type: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallPart:
+    """A tool call kept with the message whose completion made it: what was asked, what came back."""
+
+    id: str
+    server: str
+    tool: str
+    arguments: str
+    status: ToolStatus
+    output: str | None = None
+    error: str | None = None
+    type: Literal["tool_call"] = "tool_call"
+
+    @property
+    def name(self) -> str:
+        return f"{self.server}.{self.tool}" if self.server else self.tool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "tool_call", "id": self.id, "server": self.server, "tool": self.tool,
+                "arguments": self.arguments, "status": self.status, "output": self.output, "error": self.error}
+
+
+Part = TextPart | ToolCallPart
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +86,13 @@ class StoredMessage:
     error: str | None
     created_at: float
     seq: int = 0
+    tool_calls: tuple[ToolCallPart, ...] = ()
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        """The message in order: its text, then the tool calls its completion made (with their results)."""
+        text: tuple[Part, ...] = (TextPart(self.text),) if self.text else ()
+        return text + self.tool_calls
 
     @property
     def usage(self) -> Usage:

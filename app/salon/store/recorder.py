@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from salon.events import Event, MessageCompleted, MessageCreated, MessageDelta
+from salon.events import (
+    Event,
+    MessageCompleted,
+    MessageCreated,
+    MessageDelta,
+    RequiresAction,
+    StepCompleted,
+    StepCreated,
+    StepDelta,
+    ToolCall,
+)
 
 if TYPE_CHECKING:
     from salon.store.database import Store
@@ -21,6 +31,14 @@ class _Partial:
     text: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
     dirty: bool = False
+
+
+@dataclass(slots=True)
+class _Step:
+    """A tool step's calls as they stream, kept in memory until the run asks about them or they end."""
+
+    message_id: str
+    calls: dict[int, ToolCall] = field(default_factory=dict)
 
 
 class Recorder:
@@ -42,6 +60,7 @@ class Recorder:
         self._clock = clock
         self._interval = interval
         self._partials: dict[str, _Partial] = {}
+        self._steps: dict[str, _Step] = {}
 
     def handle(self, event: Event) -> None:
         match event:
@@ -65,12 +84,39 @@ class Recorder:
                                            agent_name=event.agent_name, model=event.reply.model)
                 self._partials.pop(event.message_id, None)
                 self.store.finish_reply(event.message_id, event.reply, event.status, event.error)
+            case StepCreated():
+                self._steps[event.step_id] = _Step(event.message_id)
+            case StepDelta():
+                step = self._steps.get(event.step_id)
+                if step is None:
+                    return
+                call = step.calls.get(event.index) or ToolCall(event.call_id, event.index, "", "", "")
+                if event.tool:
+                    call = replace(call, server=event.server, tool=event.tool)
+                step.calls[event.index] = replace(call, arguments=call.arguments + event.arguments)
+            case RequiresAction():
+                # Written before the run waits: a user who quits now finds the question's calls kept.
+                step = self._steps.get(event.step_id)
+                if step is not None:
+                    step.calls.update({call.index: call for call in event.calls})
+                    self.store.save_tool_calls(step.message_id, list(step.calls.values()))
+            case StepCompleted():
+                step = self._steps.pop(event.step_id, None)
+                if step is not None:
+                    self.store.save_tool_calls(step.message_id, event.calls)
 
     def flush(self) -> None:
         """Write now whatever has streamed since the last checkpoint."""
         for message_id, partial in self._partials.items():
             if partial.dirty:
                 self._checkpoint(message_id, partial)
+        for step in self._steps.values():
+            # The run ended before the step did (the face quit): its calls are kept, never to run.
+            unfinished = [call if call.status in ("completed", "failed", "denied")
+                          else replace(call, status="cancelled", error=call.error or "the run ended before it ran")
+                          for call in step.calls.values()]
+            self.store.save_tool_calls(step.message_id, unfinished)
+        self._steps.clear()
 
     def _start(self, event: MessageCreated) -> None:
         self.store.start_reply(self.conversation_id, event.message_id, agent_id=event.agent_id,

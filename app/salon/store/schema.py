@@ -89,7 +89,25 @@ _V1 = _statements(
 # The model picked for a conversation (ctrl+o) belongs to it: NULL means its agent's own model(s).
 _V2 = _statements("ALTER TABLE conversations ADD COLUMN model TEXT")
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+# Tool calls are parts of the assistant message whose completion made them, after its text, in order.
+_V3 = _statements(
+    """CREATE TABLE tool_calls (
+        pk INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        call_id TEXT NOT NULL,
+        server TEXT NOT NULL DEFAULT '',
+        tool TEXT NOT NULL,
+        arguments TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL CHECK (status IN ('streaming', 'waiting', 'running', 'completed', 'failed', 'denied',
+                                               'cancelled')),
+        output TEXT,
+        error TEXT,
+        UNIQUE (message_id, position)
+    )""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

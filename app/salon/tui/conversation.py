@@ -7,12 +7,13 @@ The view asks this object, never SQLite, so the chat works the same whether or n
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from itertools import count
 from typing import TYPE_CHECKING
 
 from salon.api import ChatMessage
 from salon.events import MessageCompleted
-from salon.tui.records import MessageRecord
+from salon.tui.records import MessageRecord, TextPart, ToolPart
 
 if TYPE_CHECKING:
     from salon.store import Exchange, Store, StoreError
@@ -74,9 +75,16 @@ class ConversationData:
         """What the model is sent (the store's one rule, :func:`salon.store.history.sent_to_model`)."""
         if self.store is not None and self.conversation_id is not None:
             return self.store.history(self.conversation_id)
-        from salon.store.history import sent_to_model  # not at import: the window opens before the store loads
+        # Not at import: the window opens before the store loads.
+        from salon.store.history import sent_to_model, with_tool_turns
 
-        return [ChatMessage(r.role, r.text) for r in self._memory if sent_to_model(r.role, r.text, r.status)]
+        messages: list[ChatMessage] = []
+        for r in self._memory:
+            calls = r.tool_calls
+            if sent_to_model(r.role, r.text, r.status, len(calls)):
+                # A reply's tool calls and their results go back as the run sent them (the store's rule too).
+                messages += with_tool_turns(ChatMessage(r.role, r.text), calls)  # type: ignore[arg-type]
+        return messages
 
     def last_exchange(self, window: int = 50) -> tuple[MessageRecord | None, list[MessageRecord]]:
         """The last prompt and the replies after it (a multi-step agent writes several)."""
@@ -113,6 +121,17 @@ class ConversationData:
         if self.store is None:
             self._memory.append(record)
         return record
+
+    def tool_calls(self, message_id: str, calls: Sequence[ToolPart]) -> None:
+        """The tool calls of a reply moved on. The exchange stores them; kept here only while nothing is saved, so
+        a page mounted again still shows them."""
+        if self.store is not None:
+            return
+        for index, record in enumerate(self._memory):
+            if record.id == message_id:
+                text = (TextPart(record.text),) if record.text else ()
+                self._memory[index] = replace(record, parts=(*text, *calls))
+                return
 
     def delete(self, records: Sequence[MessageRecord]) -> None:
         if self.store is None:

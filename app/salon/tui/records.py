@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -10,6 +11,44 @@ from salon.refs import bare_model
 from salon.reply import Usage, shown_rate
 
 Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    """A run of the reply's text, between tool calls (or the whole text when there were none)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPart:
+    """A tool call of the reply as far as it got: what the row shows, whether the call is live or stored."""
+
+    id: str
+    server: str
+    tool: str
+    arguments: str
+    status: str
+    output: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, call: Any) -> ToolPart:
+        """From a ``salon.events.ToolCall`` or a stored tool-call part (duck-typed: same field names)."""
+        return cls(id=str(getattr(call, "id", "") or ""), server=str(getattr(call, "server", "") or ""),
+                   tool=str(getattr(call, "tool", "") or ""), arguments=str(getattr(call, "arguments", "") or ""),
+                   status=str(getattr(call, "status", "") or "completed"), output=getattr(call, "output", None),
+                   error=getattr(call, "error", None))
+
+
+Part = TextPart | ToolPart
+
+
+def display_parts(parts: Iterable[Any]) -> tuple[Part, ...]:
+    """A stored message's parts (``salon.store`` ``TextPart`` / ``ToolCallPart``, read by their ``type``) as the
+    chat shows them, in order; the TUI needs no SQLite code to show one."""
+    return tuple(TextPart(str(part.text)) if getattr(part, "type", None) == "text" else ToolPart.of(part)
+                 for part in parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +70,12 @@ class MessageRecord:
     tokens_per_second: float | None = None
     error: str | None = None
     chunks: int | None = None
+    parts: tuple[Part, ...] = ()
+    """Text runs and tool calls in order; empty for a reply that called no tool (its text is all of it)."""
+
+    @property
+    def tool_calls(self) -> tuple[ToolPart, ...]:
+        return tuple(part for part in self.parts if isinstance(part, ToolPart))
 
     @classmethod
     def user(cls, message_id: str, text: str) -> MessageRecord:
@@ -56,6 +101,7 @@ class MessageRecord:
             input_tokens=stored.input_tokens, output_tokens=stored.output_tokens,
             usage_estimated=stored.usage_estimated, duration=stored.duration,
             tokens_per_second=stored.tokens_per_second, error=stored.error,
+            parts=display_parts(getattr(stored, "parts", None) or ()),
         )
 
 

@@ -28,7 +28,7 @@ from salon.tui.widgets.banner import Banner
 from salon.tui.widgets.chat_log import ChatLog
 from salon.tui.widgets.chat_view import ChatView
 from salon.tui.widgets.composer import Composer
-from salon.tui.widgets.message import LiveMessage
+from salon.tui.widgets.live_message import LiveMessage
 from salon.tui.widgets.status import Connection, StatusLine
 
 if TYPE_CHECKING:
@@ -70,6 +70,8 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
         self.connection: Connection = "unknown"
         self.models: list[ModelInfo] | None = None
         self._streaming: set[ChatView] = set()
+        self._tool_activity_of: dict[ChatView, str] = {}
+        """What each view's tool step is doing (a reply of an agent that hides its text shows it only here)."""
         self._narrow = False
         self._focus_list_when_mounted = False
 
@@ -132,6 +134,7 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
         status.host = self.services.session.host
         status.connection = self.connection if self._uses_ollama(view) else "not used"
         status.streaming = len(self._streaming)
+        status.tool = self._tool_activity_of.get(view, "")
         status.stored = f"not saved: {self.services.store_problem}" if self.services.store_problem else ""
 
     # -- sending ---------------------------------------------------------------------------------------------
@@ -165,6 +168,22 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
             self._set_connection("up")
         if event.live.is_attached and self.view in event.live.ancestors:
             self.status.rate = round(event.rate) if event.rate else None
+
+    @on(ChatView.ToolActivity)
+    def _tool_activity(self, event: ChatView.ToolActivity) -> None:
+        if event.text:
+            self._tool_activity_of[event.view] = event.text
+        else:
+            self._tool_activity_of.pop(event.view, None)
+        if event.view is self.view:
+            self.status.tool = event.text
+
+    @on(ChatView.StopRequested)
+    def _stop_requested(self, event: ChatView.StopRequested) -> None:
+        if event.view is self.view:
+            self.action_stop()
+        else:
+            event.view.cancel()
 
     @on(ChatView.Changed)
     def _changed(self, event: ChatView.Changed) -> None:

@@ -25,6 +25,7 @@ WHERE = {
     "PickerScreen": "Pickers",
     "SearchScreen": "Search",
     "ConfirmScreen": "Questions",
+    "ApprovalScreen": "Tool approval",
     "TextPrompt": "Text prompts",
     "HelpScreen": "This screen",
     "SettingsScreen": "Settings",

@@ -12,11 +12,13 @@ if TYPE_CHECKING:
     from salon.tui.widgets.chat_view import ChatView
     from salon.tui.widgets.composer import Composer
     from salon.tui.widgets.conversation_list import ConversationList
+    from salon.tui.widgets.live_message import LiveMessage
     from salon.tui.widgets.markdown_body import MarkdownBody
-    from salon.tui.widgets.message import FinalMessage, LiveMessage, MessageBox, UserMessage
+    from salon.tui.widgets.message import FinalMessage, MessageBox, UserMessage
     from salon.tui.widgets.progress import ProgressLine
     from salon.tui.widgets.pull_progress import PullProgress
     from salon.tui.widgets.status import StatusLine
+    from salon.tui.widgets.tool_call import ToolCallRow
     from salon.tui.widgets.welcome import Welcome
 
 _MODULES = {
@@ -26,12 +28,13 @@ _MODULES = {
     "Composer": "composer",
     "ConversationList": "conversation_list",
     "FinalMessage": "message",
-    "LiveMessage": "message",
+    "LiveMessage": "live_message",
     "MarkdownBody": "markdown_body",
     "MessageBox": "message",
     "ProgressLine": "progress",
     "PullProgress": "pull_progress",
     "StatusLine": "status",
+    "ToolCallRow": "tool_call",
     "UserMessage": "message",
     "Welcome": "welcome",
 }
@@ -48,6 +51,7 @@ __all__ = [
     "ProgressLine",
     "PullProgress",
     "StatusLine",
+    "ToolCallRow",
     "UserMessage",
     "Welcome",
 ]

@@ -48,6 +48,7 @@ class ChatLog(VerticalScroll, can_focus=True):
         Binding("y", "copy_code", "Copy code block", id="copy-code-block"),
         Binding("r", "regenerate", "Regenerate", id="message-regenerate"),
         Binding("e", "edit", "Edit prompt", id="message-edit"),
+        Binding("t", "toggle_tools", "Tool results", id="message-tool-results"),
         Binding("end,G", "latest", "Latest", show=False, id="messages-latest"),
         Binding("home,g", "oldest", "Oldest", show=False, id="messages-oldest"),
     ]
@@ -318,6 +319,20 @@ class ChatLog(VerticalScroll, can_focus=True):
         self.app.copy_to_clipboard(blocks[index])
         where = f" {index + 1} of {len(blocks)}" if len(blocks) > 1 else ""
         self.notify(f"Copied code block{where}.")
+
+    def action_toggle_tools(self) -> None:
+        """Expand (or collapse again) every tool result of the selected message, or of the last reply."""
+        from salon.tui.widgets.tool_call import ToolCallRow
+
+        target = self._target()
+        rows = [row for row in target.query(ToolCallRow) if row.expandable] if target is not None else []
+        if not rows:
+            self.notify("No tool result in this message.", severity="warning")
+            return
+        expand = not all(row.expanded for row in rows)
+        for row in rows:
+            if row.expanded != expand:
+                row.toggle()
 
     def action_regenerate(self) -> None:
         self.post_message(self.Regenerate())

@@ -14,10 +14,23 @@ from textual.containers import Vertical
 from textual.message import Message
 
 from salon.errors import ModelNotFound, ProviderError, ServerUnreachable
-from salon.events import MessageCompleted, MessageCreated, MessageDelta, RunFailed
+from salon.events import (
+    MessageCompleted,
+    MessageCreated,
+    MessageDelta,
+    RequiresAction,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    StepCompleted,
+    StepCreated,
+    StepDelta,
+)
 from salon.tui.records import MessageRecord
 from salon.tui.widgets.chat_log import ChatLog
-from salon.tui.widgets.message import FinalMessage, LiveMessage, MessageBox, UserMessage
+from salon.tui.widgets.live_message import LiveMessage
+from salon.tui.widgets.message import FinalMessage, MessageBox, UserMessage
+from salon.tui.widgets.tool_steps import ToolSteps
 from salon.tui.widgets.welcome import Welcome
 
 if TYPE_CHECKING:
@@ -57,6 +70,21 @@ class ChatView(Vertical):
             self.prompt = prompt
             """The prompt handed back to the composer, when the exchange was undone."""
 
+    class ToolActivity(Message):
+        """A tool call of this view's run moved on: ``text`` says what is under way (empty: nothing)."""
+
+        def __init__(self, view: ChatView, text: str) -> None:
+            super().__init__()
+            self.view = view
+            self.text = text
+
+    class StopRequested(Message):
+        """Esc in a dialog over this view asked for the reply to stop, as Esc in the chat does."""
+
+        def __init__(self, view: ChatView) -> None:
+            super().__init__()
+            self.view = view
+
     class Changed(Message):
         """The conversation was created, titled or given another agent: the list should show it."""
 
@@ -74,6 +102,7 @@ class ChatView(Vertical):
         self.draft = ""
         """What the composer held when the user switched away from this conversation."""
         self._run: Run | None = None
+        self._tools: ToolSteps | None = None
         self._queued: tuple[str, UserMessage] | None = None
         self._welcome = Welcome(agent, model, id="welcome")
         self._store_warned = False
@@ -168,7 +197,13 @@ class ChatView(Vertical):
         if self._run is None:
             return False
         self._run.cancel()
+        if self._tools is not None and (note := self._tools.stop_note()):
+            self.notify(note, title="Reply stopped", severity="warning", timeout=8)
         return True
+
+    def stop_reply(self) -> None:
+        """Esc in the approval dialog: the reply stops as with Esc in the chat (and a queued prompt comes back)."""
+        self.post_message(self.StopRequested(self))
 
     def take_queued(self) -> str | None:
         """Withdraw the queued prompt (Esc): it goes back to the composer instead of being sent."""
@@ -242,6 +277,8 @@ class ChatView(Vertical):
         live: LiveMessage | None = None
         failure: RunFailed | None = None
         completed: list[MessageRecord] = []
+        tools = self._tools = ToolSteps(self, run)
+        end: object = None
         since_yield = perf_counter()
         try:
             async for event in run:
@@ -260,6 +297,8 @@ class ChatView(Vertical):
                     live = LiveMessage(event, self.services.clock, self.services.palette,
                                        frame_interval=self.services.frame_interval)
                     await self.chat_log.append(live, record=False)
+                elif isinstance(event, StepCreated | StepDelta | RequiresAction | StepCompleted):
+                    await tools.handle(event)
                 elif isinstance(event, MessageCompleted):
                     record = self.data.completed(event)
                     completed.append(record)
@@ -272,11 +311,16 @@ class ChatView(Vertical):
                         live = None
                 elif isinstance(event, RunFailed):
                     failure = event
+                    end = event
+                elif isinstance(event, RunCancelled | RunCompleted):
+                    end = event
         except asyncio.CancelledError:
             # The view is going away (app closing): stop the provider too, and keep what the exchange has.
             run.cancel()
             raise
         finally:
+            tools.ended(end)
+            self._tools = None
             exchange.finish()
             self._run = None
             self.chat_log.keep_tail = False
@@ -298,9 +342,10 @@ class ChatView(Vertical):
         if width <= 0:
             return
         console = self.app.console
-        for part in final.markdown.parts:
-            part.lines(console, width)
-            await asyncio.sleep(0)
+        for markdown in final.markdowns:
+            for part in markdown.parts:
+                part.lines(console, width)
+                await asyncio.sleep(0)
 
     async def _failed(self, failure: RunFailed, completed: list[MessageRecord]) -> None:
         prompt: str | None = None

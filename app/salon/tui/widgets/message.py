@@ -1,37 +1,28 @@
-"""The messages of the chat log: the user's, the live reply while it streams, and the light finished reply.
+"""The messages of the chat log: the user's and the light finished reply (the live one is in ``live_message``).
 
-Deltas are only collected as they arrive (no UI work per token); a timer draws what has gathered a dozen times a
-second. The live reply is drawn like a finished one, by Rich into a :class:`MarkdownBody`: its finished blocks are
-rendered once and kept (``settled``), and only the last, still growing block is rendered again at each frame. A
-Textual ``Markdown`` fed by ``MarkdownStream`` cost about 30 ms a frame (block widgets mounted, styled and laid out);
-this costs a few. When the message completes it is replaced by :class:`FinalMessage`, which reuses the settled
-renders.
+A finished reply is one widget holding its Rich-rendered Markdown (see ``rendering``); a Textual ``Markdown`` tree
+per message cost seconds to mount in a long history. A reply that called tools shows its text runs and its tool
+calls in order, each call a compact row with its result collapsed.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual.containers import Vertical
 from textual.content import Content
-from textual.message import Message
 from textual.widgets import Static
 
-from salon.events import MessageCreated
-from salon.reply import MIN_RATE_SECONDS
-from salon.tui.pacing import FASTEST, FramePacer
+from salon.tui.pacing import FASTEST
 from salon.tui.plain import plain, safe_text
-from salon.tui.records import MessageRecord, footer_text, model_label
-from salon.tui.rendering import ChunkedMarkdown, LiveMarkdown, Palette, code_blocks
-from salon.tui.settling import LiveTail
+from salon.tui.records import MessageRecord, ToolPart, footer_text
+from salon.tui.rendering import ChunkedMarkdown, Palette, code_blocks
 from salon.tui.widgets.markdown_body import MarkdownBody
-from salon.tui.widgets.progress import ProgressLine
+from salon.tui.widgets.tool_call import ToolCallRow
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
-    from textual.timer import Timer
 
 Clock = Callable[[], float]
 
@@ -85,15 +76,35 @@ class FinalMessage(MessageBox):
                  settled: ChunkedMarkdown | None = None) -> None:
         super().__init__(classes=f"message assistant -{record.status}")
         self.record = record
-        text = safe_text(record.text)
-        if settled is not None and settled.parts and text.startswith(settled.source):
-            self._markdown = settled.extended(text[len(settled.source):])
-        else:
-            self._markdown = ChunkedMarkdown.of(text, palette)
-        self._markdown.palette = palette
         self._show_thinking = show_thinking
+        self._layout: list[ChunkedMarkdown | ToolPart] = []
+        """With tool calls: the text runs and the calls in order (the text is not one body then)."""
+        if record.tool_calls:
+            for part in record.parts:
+                if isinstance(part, ToolPart):
+                    self._layout.append(part)
+                elif part.text:
+                    self._layout.append(self._render_of(part.text, palette, settled if not self._layout else None))
+        texts = [item for item in self._layout if isinstance(item, ChunkedMarkdown)]
+        self._markdown = texts[0] if texts else self._render_of(record.text, palette, settled)
         self.border_title = plain(record.agent_name or record.agent_id or "Assistant")
         self.border_subtitle = plain(self._subtitle(record))
+
+    @staticmethod
+    def _render_of(text: str, palette: Palette, settled: ChunkedMarkdown | None) -> ChunkedMarkdown:
+        text = safe_text(text)
+        if settled is not None and settled.parts and text.startswith(settled.source):
+            markdown = settled.extended(text[len(settled.source):])
+        else:
+            markdown = ChunkedMarkdown.of(text, palette)
+        markdown.palette = palette
+        return markdown
+
+    @property
+    def markdowns(self) -> list[ChunkedMarkdown]:
+        """Every body's Markdown: one, or one per text run between tool calls."""
+        texts = [item for item in self._layout if isinstance(item, ChunkedMarkdown)]
+        return texts or [self._markdown]
 
     @property
     def markdown(self) -> ChunkedMarkdown:
@@ -113,7 +124,13 @@ class FinalMessage(MessageBox):
 
             with Collapsible(title="Thinking", collapsed=not self._show_thinking, classes="thinking"):
                 yield Static(Content(safe_text(record.thinking)), classes="thinking-text")
-        if record.text:
+        if self._layout:
+            for item in self._layout:
+                if isinstance(item, ToolPart):
+                    yield ToolCallRow.of(item)
+                else:
+                    yield MarkdownBody(item, classes="body")
+        elif record.text:
             yield MarkdownBody(self._markdown, classes="body")
         else:
             yield Static(Content("(no text)"), classes="body -empty")
@@ -124,203 +141,16 @@ class FinalMessage(MessageBox):
             yield Static(Content("■ stopped; the text above is what arrived. ctrl+r writes it again."),
                          classes="problem")
 
+    async def add_tool_row(self, row: ToolCallRow) -> None:
+        """A tool call of this reply, which started when its text was complete: shown after the text."""
+        # A completion that opened with a call has no text: the row, not "(no text)", is what it said.
+        await self.query(".-empty").remove()
+        problem = self.query(".problem")
+        await self.mount(row, before=problem.first() if problem else None)
+
     def set_palette(self, palette: Palette) -> None:
         """Re-render in a new theme's colours."""
-        self._markdown.palette = palette
+        for markdown in self.markdowns:
+            markdown.palette = palette
         for body in self.query(MarkdownBody):
             body.changed()
-
-
-class LiveMessage(MessageBox):
-    """A reply while it streams: Markdown (or a progress line) drawn at a steady frame rate.
-
-    Finished top-level blocks move out of the live tail into cached Rich renders (``settled``), so the text rendered
-    again at each frame, and the cost of the frame, stays small however long the reply grows.
-    """
-
-    class Progress(Message):
-        """Posted each frame while text arrives: the live figures for the status line."""
-
-        def __init__(self, live: LiveMessage, rate: float | None) -> None:
-            super().__init__()
-            self.live = live
-            self.rate = rate
-
-    def __init__(self, created: MessageCreated, clock: Clock, palette: Palette, *,
-                 frame_interval: float = FRAME_INTERVAL) -> None:
-        super().__init__(classes="message assistant -streaming")
-        self.created = created
-        self.show_text = created.show_streaming_message
-        self.settled = ChunkedMarkdown(palette)
-        self._clock = clock
-        self._interval = frame_interval
-        self._pacer = FramePacer(fastest=frame_interval)
-        self._started = clock()
-        self._first_at: float | None = None
-        self._pending: list[str] = []
-        self._thinking: list[str] = []
-        self._thinking_shown = 0
-        self._text_parts: list[str] = []
-        self._tail = LiveTail()
-        self._live = LiveMarkdown(self.settled)
-        """The settled blocks and the tail after them (one chunk, replaced at each frame), drawn as one body."""
-        self._live_body: MarkdownBody | None = None
-        self._timer: Timer | None = None
-        self._finished = False
-        self.deltas = 0
-        self.chars = 0
-        self.frames = 0
-        """How many times text was written to the screen (far fewer than deltas: that is the point)."""
-        self.answer_started = False
-        self.border_title = plain(created.agent_name)
-        self.border_subtitle = plain(f"{model_label(created.model)} · writing…")
-
-    # -- what the worker calls, once per delta: keep it to list appends ------------------------------------
-
-    def feed(self, text: str, thinking: str) -> None:
-        self.deltas += 1
-        if self._first_at is None:
-            self._first_at = self._clock()
-        if text:
-            self._pending.append(text)
-            self.chars += len(text)
-        if thinking:
-            self._thinking.append(thinking)
-
-    @property
-    def text(self) -> str:
-        """Everything received so far (written to the screen or still waiting for the next frame)."""
-        return "".join(self._text_parts) + "".join(self._pending)
-
-    @property
-    def written(self) -> str:
-        """The text already on screen (the rest waits for the next frame)."""
-        return "".join(self._text_parts)
-
-    def rate(self) -> float | None:
-        """Tokens (streamed pieces) per second since the first one; None until that is long enough to mean much."""
-        if self._first_at is None or self.deltas < 2:
-            return None
-        span = self._clock() - self._first_at
-        return self.deltas / span if span >= MIN_RATE_SECONDS else None
-
-    def copy_text(self) -> str:
-        return self.text
-
-    # -- the screen side -----------------------------------------------------------------------------------
-
-    def compose(self) -> ComposeResult:
-        from textual.widgets import Collapsible
-
-        with Collapsible(title="Thinking…", collapsed=False, classes="thinking") as thinking:
-            thinking.display = False
-            yield Static(classes="thinking-text")
-        if self.show_text:
-            # One body for settled blocks and tail alike, laid out as the final message's: no jump at the swap.
-            self._live_body = MarkdownBody(self._live, classes="body")
-            yield self._live_body
-        else:
-            yield ProgressLine(classes="body")
-
-    def on_mount(self) -> None:
-        self._timer = self.set_interval(self._interval, self._tick, name="live-reply")
-
-    async def _tick(self) -> None:
-        if self._finished or not self._pacer.due():
-            return
-        # The progress line moves with the clock, so it is drawn even when no text came.
-        if self._pending or self._thinking_changed or not self.show_text:
-            self._pacer.drew()
-            self.frames += 1
-            await self._flush()
-
-    @property
-    def _thinking_changed(self) -> bool:
-        return bool(self._thinking) and len(self._thinking) != self._thinking_shown
-
-    async def _flush(self) -> None:
-        if self._finished:
-            return
-        if self._thinking and len(self._thinking) != self._thinking_shown:
-            self._show_thinking()
-        if self._pending:
-            fragment = safe_text("".join(self._pending))
-            self._text_parts.extend(self._pending)
-            self._pending.clear()
-            if not self.answer_started:
-                self.answer_started = True
-                self._collapse_thinking()
-            if self.show_text:
-                await self._write(fragment)
-        if not self.show_text:
-            elapsed = self._clock() - self._started
-            self.query_one(ProgressLine).show(self.deltas, self.rate(), elapsed)
-        if self.deltas:
-            self.post_message(self.Progress(self, self.rate()))
-
-    async def _write(self, fragment: str) -> None:
-        settle = self._tail.add(fragment)
-        if settle is not None:
-            await self._settle(settle.done, settle.rest, open_paragraph=settle.open_paragraph)
-            return
-        self._show_tail()
-
-    def _show_tail(self) -> None:
-        self._live.replace_tail(self._tail.text)
-        if self._live_body is not None:
-            self._live_body.changed()
-
-    async def _settle(self, done: str, rest: str, *, open_paragraph: bool) -> None:
-        """Add finished blocks to the settled render; the tail goes on with what follows them."""
-        before = len(self.settled.parts)
-        self.settled.extend(done, open_paragraph=open_paragraph)
-        # Rendered here, a chunk at a time with a pause between, rather than in one go inside the next layout.
-        width = self.content_size.width
-        if width > 0:
-            for part in self.settled.parts[before:]:
-                part.lines(self.app.console, width)
-                await asyncio.sleep(0)
-        if self._finished:
-            return
-        self._tail.restart(rest)
-        self._show_tail()
-
-    def set_palette(self, palette: Palette) -> None:
-        self._live.palette = palette
-        if self.show_text:
-            for body in self.query(MarkdownBody):
-                body.changed()
-
-    def _show_thinking(self) -> None:
-        from textual.widgets import Collapsible
-
-        self._thinking_shown = len(self._thinking)
-        thinking = self.query_one(".thinking", Collapsible)
-        thinking.display = True
-        text = "".join(self._thinking)
-        tail = text[-4000:].splitlines()[-THINKING_TAIL_LINES:]
-        self.query_one(".thinking-text", Static).update(Content(safe_text("\n".join(tail))))
-
-    def _collapse_thinking(self) -> None:
-        from textual.widgets import Collapsible
-
-        thinking = self.query_one(".thinking", Collapsible)
-        if thinking.display:
-            thinking.collapsed = True
-            thinking.title = "Thinking"
-
-    async def finish(self) -> None:
-        """Stop writing: the final message that replaces this one shows the whole text, so nothing is flushed."""
-        if self._finished:
-            return
-        self._finished = True
-        if self._timer is not None:
-            self._timer.stop()
-        self._text_parts.extend(self._pending)
-        self._pending.clear()
-
-    def on_unmount(self) -> None:
-        # Removed mid-stream (its conversation closed): the timer must not outlive the widget.
-        self._finished = True
-        if self._timer is not None:
-            self._timer.stop()

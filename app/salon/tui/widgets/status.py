@@ -29,6 +29,8 @@ class StatusLine(Widget):
     rate: reactive[float | None] = reactive(None)
     streaming = reactive(0)
     stored = reactive("")
+    tool = reactive("")
+    """The tool call of the reply on screen that is under way: streaming, waiting for the user, running."""
 
     def render(self) -> Content:
         parts: list[str | tuple[str, str] | Content] = [
@@ -41,6 +43,8 @@ class StatusLine(Widget):
             label = "replying" if self.streaming == 1 else f"{self.streaming} replies"
             rate = f" · {self.rate:.0f} tok/s" if self.rate else ""
             parts += ["  │  ", (label + rate, "$accent")]
+        if self.tool:
+            parts += ["  │  ", ("tool ", "$warning"), (safe_text(self.tool), "$warning")]
         if self.stored:
             parts += ["  │  ", (safe_text(self.stored), "$text-muted")]
         return Content.assemble(*parts)

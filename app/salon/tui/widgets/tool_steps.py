@@ -1,0 +1,150 @@
+"""The tool steps of one run in a chat view: a row per call where its reply is, and the approval questions.
+
+The run streams a call's arguments (``StepDelta``), asks before it runs (``RequiresAction``) and reports its end
+(``StepCompleted``); this object keeps the row of each call up to date in the message the call belongs to, and asks
+the user, one call at a time, in an :class:`ApprovalScreen`. It
+answers the run with ``run.decide``; Esc in the dialog stops the run instead (``run.cancel``), which the run ends
+``cancelled`` with everything so far kept.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from salon.events import RequiresAction, RunCompleted, RunFailed, StepCompleted, StepCreated, StepDelta, ToolCall
+from salon.tui.records import ToolPart
+from salon.tui.widgets.message import FinalMessage
+from salon.tui.widgets.tool_call import STATUS_TEXT, ToolCallRow
+
+if TYPE_CHECKING:
+    from salon.runner import Run
+    from salon.tui.screens.approval import ApprovalScreen, Decision
+    from salon.tui.widgets.chat_view import ChatView
+
+ToolEvent = StepCreated | StepDelta | RequiresAction | StepCompleted
+
+UNFINISHED = ("streaming", "waiting", "running")
+
+STOPPED_WAITING = "Stopped: the tool was not run. Everything that arrived before is kept."
+STOPPED_RUNNING = "Stopped while a tool was running: its result is not used. Everything that arrived before is kept."
+
+
+class ToolSteps:
+    """One run's tool calls in one chat view."""
+
+    def __init__(self, view: ChatView, run: Run) -> None:
+        self.view = view
+        self.run = run
+        self.rows: dict[str, ToolCallRow] = {}
+        self._steps: dict[str, tuple[str, str]] = {}
+        """step id → (message id, agent name)."""
+        self._asking: deque[tuple[ToolCall, str]] = deque()
+        self._dialog: ApprovalScreen | None = None
+        self.stopped_by_user = False
+
+    # -- the run's events ---------------------------------------------------------------------------------
+
+    async def handle(self, event: ToolEvent) -> None:
+        if isinstance(event, StepCreated):
+            self._steps[event.step_id] = (event.message_id, event.agent_name)
+        elif isinstance(event, StepDelta):
+            row = await self._row(event.step_id, event.call_id, event.server, event.tool)
+            row.add_arguments(event.arguments, event.server, event.tool)
+        elif isinstance(event, RequiresAction):
+            for call in event.calls:
+                (await self._row(event.step_id, call.id, call.server, call.tool)).update_call(call)
+            agent = self._steps.get(event.step_id, ("", self.view.agent.name))[1]
+            self._asking.extend((call, agent) for call in event.calls)
+            self._ask_next()
+        elif isinstance(event, StepCompleted):
+            for call in event.calls:
+                (await self._row(event.step_id, call.id, call.server, call.tool)).update_call(call)
+            message_id = self._steps.get(event.step_id, ("", ""))[0]
+            if message_id:
+                self.view.data.tool_calls(message_id, [ToolPart.of(call) for call in event.calls])
+        self._report()
+
+    async def _row(self, step_id: str, call_id: str, server: str, tool: str) -> ToolCallRow:
+        row = self.rows.get(call_id)
+        if row is not None:
+            return row
+        row = ToolCallRow(call_id, server, tool)
+        self.rows[call_id] = row
+        # The run completes the message holding the text before a call when the call starts: the row goes there.
+        message_id = self._steps.get(step_id, ("", ""))[0]
+        finals = list(self.view.query(FinalMessage))
+        holder = next((m for m in finals if m.message_id == message_id), finals[-1] if finals else None)
+        if holder is not None:
+            await holder.add_tool_row(row)
+        return row
+
+    def activity(self) -> str:
+        """The latest tool call still under way, in words (empty when none is): for the status line."""
+        busy = [row for row in self.rows.values() if row.status in UNFINISHED]
+        if not busy:
+            return ""
+        row = busy[-1]
+        return f"{row.server} · {row.tool}: {STATUS_TEXT[row.status]}"
+
+    def _report(self) -> None:
+        self.view.post_message(self.view.ToolActivity(self.view, self.activity()))
+
+    def ended(self, event: object) -> None:
+        """The run ended (``event`` its last event; None when it was cut off): no question stays open, and no row
+        says it is still waiting or running."""
+        self._asking.clear()
+        self._close_dialog()
+        if isinstance(event, RunCompleted):
+            return
+        for row in self.rows.values():
+            if row.status in UNFINISHED:
+                if isinstance(event, RunFailed):
+                    row.set_status("failed", error=f"the reply failed: {event.error}")
+                else:
+                    row.set_status("cancelled")
+        self._report()
+
+    def stop_note(self) -> str | None:
+        """What Esc stopped, in words, when it stopped a tool step (None when no tool was involved)."""
+        statuses = {row.status for row in self.rows.values()}
+        if "running" in statuses:
+            return STOPPED_RUNNING
+        if statuses & {"waiting", "streaming"}:
+            return STOPPED_WAITING
+        return None
+
+    # -- asking ---------------------------------------------------------------------------------------------
+
+    def _ask_next(self) -> None:
+        if self._dialog is not None or not self._asking:
+            return
+        from salon.tui.screens.approval import ApprovalScreen
+
+        call, agent = self._asking.popleft()
+        dialog = ApprovalScreen(call, agent, waiting=len(self._asking))
+        self._dialog = dialog
+        self.view.app.push_screen(dialog, lambda decision: self._answered(dialog, call, decision))
+
+    def _answered(self, dialog: ApprovalScreen, call: ToolCall, decision: Decision | None) -> None:
+        if dialog is not self._dialog:
+            return  # closed because the run ended: nothing to answer
+        self._dialog = None
+        if decision is None:
+            # Esc: the call is not run, and the reply stops (the run keeps everything so far).
+            self._asking.clear()
+            self.stopped_by_user = True
+            self.view.stop_reply()
+            return
+        self.run.decide(call.id, decision)
+        if decision != "deny" and (row := self.rows.get(call.id)) is not None:
+            # The run sends no event when an approved call starts; from the user's yes, it is the run's to run.
+            row.set_status("running")
+            self._report()
+        self._ask_next()
+
+    def _close_dialog(self) -> None:
+        dialog, self._dialog = self._dialog, None
+        # Only the top screen can be dismissed; one under another dialog stays, and its answer is ignored.
+        if dialog is not None and dialog.is_attached and dialog is self.view.app.screen:
+            dialog.dismiss(None)
