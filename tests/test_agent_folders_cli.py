@@ -312,3 +312,11 @@ def test_hostile_metadata_is_inert_on_a_terminal_and_cannot_write_toml_keys(conf
     listed = run_on_terminal("agents", "list")
     assert pty_forbidden(listed.stdout) == [] and b"\x1b" not in listed.raw_stdout
     assert "Guest ␛]0;PWNED␇ \\u{009b}2J [@click=app.quit]x[/]" in listed.stdout
+
+
+def test_a_hostile_exception_from_an_agent_is_inert_on_a_terminal(ollama_server: OllamaServer, config_dir):
+    user_agent(config_dir, name="loud", program="raise ValueError('\\x1b]52;c;aGFja2Vk\\x07 \\x1b[2J [/]')\n")
+    shown = run_on_terminal("ask", "-a", "loud", "hi")
+    assert shown.returncode == 1
+    assert pty_forbidden(shown.stderr) == [] and b"\x1b" not in shown.raw_stderr
+    assert "agent.py:1: ValueError: ␛]52;c;aGFja2Vk␇ ␛[2J [/]" in shown.stderr

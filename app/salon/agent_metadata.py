@@ -170,7 +170,7 @@ def read_metadata(path: Path) -> tuple[dict[str, Any], list[str], int | None]:
         data["welcome"] = {"title": title, **({"description": welcome["description"]}
                                               if welcome.get("description") else {})}
     notes: list[str] = []
-    if "model" in defaults:
+    if defaults.get("model"):
         ref, note = model_ref(defaults.get("model_provider"), defaults["model"])
         data["model"] = ref
         if note:

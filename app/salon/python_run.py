@@ -16,7 +16,7 @@ import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from salon.agent_env import CompletionChunk, CompletionText, Environment, RunStopped
 from salon.agents import Agent
@@ -61,7 +61,7 @@ class _Stream:
     builder: ReplyBuilder
     message_id: str = ""
     step: int = 0
-    chunks: AsyncIterator[Any] | None = None
+    chunks: Any = None  # the provider's async generator, once the first chunk is asked for
     ended: bool = False
     delays: Any = field(default=None)
 
@@ -285,7 +285,7 @@ class PythonRun(Run):
         state.chunks = self.providers.for_model(state.model).stream(state.request)
         self._open = state
 
-    async def _fail(self, state: _Stream, failure: ProviderError) -> None:
+    async def _fail(self, state: _Stream, failure: ProviderError) -> NoReturn:
         closing = await self._close(state, "failed", failure)
         self._queue.put_nowait(closing)
         failure.partial = closing.reply.text
@@ -304,7 +304,7 @@ class PythonRun(Run):
     async def whole(self, request: CompletionRequest, ref: str) -> CompletionText:
         """A completion read to its end without a message (``stream=False``): its text, remembering its figures."""
         state = self.new_stream(request, ref)
-        chunks = self.providers.for_model(ref).stream(request)
+        chunks: Any = self.providers.for_model(ref).stream(request)
         try:
             async for chunk in chunks:
                 state.builder.add(chunk)
