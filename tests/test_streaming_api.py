@@ -318,3 +318,14 @@ def test_config_toml_marks_a_server_that_cannot_stream(config_dir) -> None:
     assert config.providers["local"].stream is False and config.providers["other"].stream is True
     assert any("providers.other.stream" in warning for warning in config.warnings)
     assert not salon.supports_streaming("local/qwen2.5-7b-instruct")
+
+
+def test_config_show_lists_a_server_that_cannot_stream(config_dir) -> None:
+    from tests.conftest import run_salon
+
+    (config_dir / "config.toml").write_text('[providers.local]\napi_base = "http://127.0.0.1:1234/v1"\n'
+                                            'stream = false\n[providers.openai]\nstream = true\n')
+    shown = run_salon("config", "show")
+    assert shown.returncode == 0, shown.stderr
+    local = shown.stdout.split("[providers.local]")[1].split("[providers.openai]")[0]
+    assert "stream = false" in local and "stream" not in shown.stdout.split("[providers.openai]")[1]
