@@ -230,6 +230,15 @@ def test_leaving_a_sync_stream_early_closes_it(ollama_server: OllamaServer) -> N
     assert [c.content for c in handle.stream_sync("again")] == ["next", ""]
 
 
+def test_a_sync_stream_is_iterated_once(ollama_server: OllamaServer) -> None:
+    ollama_server.script(Scripted(tokens=["once"]))
+    stream = salon.agent("assistant").stream_sync("hi")
+    assert [c.content for c in stream] == ["once", ""]
+    with pytest.raises(SalonError, match="only once"):
+        list(stream)
+    assert len(ollama_server.requests) == 1
+
+
 async def test_the_sync_flavour_refuses_inside_a_running_loop(ollama_server: OllamaServer) -> None:
     with pytest.raises(SalonError, match="running event loop"):
         salon.agent("assistant").stream_sync("hi")
