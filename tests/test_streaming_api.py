@@ -230,6 +230,15 @@ def test_leaving_a_sync_stream_early_closes_it(ollama_server: OllamaServer) -> N
     assert [c.content for c in handle.stream_sync("again")] == ["next", ""]
 
 
+def test_a_sync_stream_is_iterated_once(ollama_server: OllamaServer) -> None:
+    ollama_server.script(Scripted(tokens=["once"]))
+    stream = salon.agent("assistant").stream_sync("hi")
+    assert [c.content for c in stream] == ["once", ""]
+    with pytest.raises(SalonError, match="only once"):
+        list(stream)
+    assert len(ollama_server.requests) == 1
+
+
 async def test_the_sync_flavour_refuses_inside_a_running_loop(ollama_server: OllamaServer) -> None:
     with pytest.raises(SalonError, match="running event loop"):
         salon.agent("assistant").stream_sync("hi")
@@ -318,3 +327,14 @@ def test_config_toml_marks_a_server_that_cannot_stream(config_dir) -> None:
     assert config.providers["local"].stream is False and config.providers["other"].stream is True
     assert any("providers.other.stream" in warning for warning in config.warnings)
     assert not salon.supports_streaming("local/qwen2.5-7b-instruct")
+
+
+def test_config_show_lists_a_server_that_cannot_stream(config_dir) -> None:
+    from tests.conftest import run_salon
+
+    (config_dir / "config.toml").write_text('[providers.local]\napi_base = "http://127.0.0.1:1234/v1"\n'
+                                            'stream = false\n[providers.openai]\nstream = true\n')
+    shown = run_salon("config", "show")
+    assert shown.returncode == 0, shown.stderr
+    local = shown.stdout.split("[providers.local]")[1].split("[providers.openai]")[0]
+    assert "stream = false" in local and "stream" not in shown.stdout.split("[providers.openai]")[1]

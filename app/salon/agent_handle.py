@@ -236,7 +236,7 @@ class SyncStream:
 
     def __init__(self, stream: AgentStream) -> None:
         self._stream = stream
-        self._loop = asyncio.new_event_loop()
+        self._loop: asyncio.AbstractEventLoop | None = None  # made when iterated: one never iterated leaks none
         self._pump: asyncio.Task[None] | None = None
         self._queue: asyncio.Queue[tuple[str, Any]] | None = None
 
@@ -244,9 +244,12 @@ class SyncStream:
         self._stream.cancel()
 
     def __iter__(self) -> Iterator[StreamChunk]:
+        if self._loop is not None:
+            raise SalonError("a stream can be iterated only once; call stream_sync() again for another reply")
+        self._loop = loop = asyncio.new_event_loop()
         try:
             while True:
-                kind, value = self._loop.run_until_complete(self._next())
+                kind, value = loop.run_until_complete(self._next())
                 if kind == "chunk":
                     yield value
                 elif kind == "error":
@@ -272,11 +275,12 @@ class SyncStream:
             await queue.put(("end", None))
 
     def close(self) -> None:
-        if self._loop.is_closed():
+        loop = self._loop
+        if loop is None or loop.is_closed():
             return
         if self._pump is not None and not self._pump.done():
             self._pump.cancel()
-            self._loop.run_until_complete(asyncio.gather(self._pump, return_exceptions=True))
-        self._loop.run_until_complete(self._stream.aclose())
-        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-        self._loop.close()
+            loop.run_until_complete(asyncio.gather(self._pump, return_exceptions=True))
+        loop.run_until_complete(self._stream.aclose())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

@@ -129,6 +129,8 @@ def render(config: Config, document: dict[str, Any], path: Path) -> str:
             lines.append(f"models = {_toml_value(list(provider.models))}")
         if provider.read_timeout is not None:
             lines.append(f"read_timeout = {_toml_value(provider.read_timeout)}")
+        if not provider.stream:
+            lines.append("stream = false".ljust(48) + " # asked for whole replies: its server cannot stream")
         for header, value in sorted(provider.headers.items()):
             lines.append(f"headers.{_key(header)} = {_toml_value(_redact_value(header, value))}")
     for name, server in sorted(config.mcp_servers.items()):
