@@ -33,6 +33,8 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SALON_CONFIG_DIR", str(config_dir))
     monkeypatch.setenv("SALON_DATA_DIR", str(data_dir))
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+    # Never the developer's own Ollama store: gguf/NAME would find the models pulled there.
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "ollama-store"))
     for name in _LEAKY_ENV:
         monkeypatch.delenv(name, raising=False)
     return tmp_path

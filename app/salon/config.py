@@ -46,6 +46,8 @@ class Config:
     providers: MappingProxyType[str, ProviderSettings] = field(default_factory=lambda: MappingProxyType({}))
     # binding id -> comma-separated keys, as Textual's App.set_keymap takes it; ids are checked by salon.keymap
     keymap: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # [gguf] folders: where gguf/NAME is looked for after <data dir>/models.
+    gguf_folders: tuple[Path, ...] = ()
     source: Path | None = None
     warnings: tuple[str, ...] = ()
 
@@ -192,7 +194,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
                 taken[key] = value
         return taken
 
-    top = {k: v for k, v in raw.items() if k not in ("ollama", "providers", "keymap")}
+    top = {k: v for k, v in raw.items() if k not in ("ollama", "providers", "keymap", "gguf")}
     values.update(take(top, _TYPES, ""))
     if "data_dir" in values and not values["data_dir"].strip():
         warnings.append(f"{path}: 'data_dir' is empty; using the default data folder")
@@ -229,7 +231,26 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         )
     values["providers"] = MappingProxyType(providers)
     values["keymap"] = MappingProxyType(_parse_keymap(raw.get("keymap", {}), path, warnings))
+    values["gguf_folders"] = _parse_gguf(raw.get("gguf", {}), path, warnings)
     return Config(source=path, warnings=tuple(warnings), **values)
+
+
+def _parse_gguf(table: Any, path: Path, warnings: list[str]) -> tuple[Path, ...]:
+    if not isinstance(table, dict):
+        warnings.append(f"{path}: [gguf] should be a table; ignored")
+        return ()
+    for key in table.keys() - {"folders"}:
+        warnings.append(f"{path}: unknown setting 'gguf.{key}' ignored")
+    folders = table.get("folders", [])
+    if not isinstance(folders, list) or not all(isinstance(f, str) and f.strip() for f in folders):
+        warnings.append(f"{path}: 'gguf.folders' should be a list of folder paths; ignored")
+        return ()
+    return tuple(Path(f.strip()).expanduser() for f in folders)
+
+
+def gguf_folders(config: Config) -> tuple[Path, ...]:
+    """Where ``gguf/NAME`` is looked for, in order: ``<data dir>/models``, then ``[gguf] folders``."""
+    return (config.resolved_data_dir() / "models", *config.gguf_folders)
 
 
 def _parse_keymap(table: Any, path: Path, warnings: list[str]) -> dict[str, str]:

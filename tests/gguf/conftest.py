@@ -1,0 +1,38 @@
+"""Fixtures for the gguf tests: the real test model, assembled once per session, and a Salon set up to run it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from salon.providers.gguf import GgufProvider
+from tests.gguf.model import assemble, require_engine
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real GGUF file (253 MB), shared read-only by every test of the session."""
+    return assemble(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture
+def engine_ready() -> None:
+    require_engine()
+
+
+@pytest.fixture
+def models_dir(data_dir: Path, model_file: Path) -> Path:
+    """Salon's models folder holding the test model as ``gemma3.gguf`` (a link: no copy of 253 MB per test)."""
+    folder = data_dir / "models"
+    folder.mkdir()
+    (folder / "gemma3.gguf").symlink_to(model_file)
+    return folder
+
+
+@pytest.fixture
+async def gguf(engine_ready: None, models_dir: Path, tmp_path: Path) -> AsyncIterator[GgufProvider]:
+    provider = GgufProvider([models_dir], store=tmp_path / "no-ollama-store", threads=1)
+    yield provider
+    await provider.aclose()
