@@ -52,7 +52,7 @@ def test_the_header_says_size_quantisation_and_that_there_is_no_chat_template(mo
     assert info.describe() == "268M Q4_K_M"
     assert (info.architecture, info.context_length, info.chat_template) == ("gemma3", 32768, None)
     assert info.size == model_file.stat().st_size == info.data_end
-    # 18 layers × 1 KV head × (256 + 256) × 2 bytes: the figure the memory check multiplies by num_ctx.
+    # 18 layers, 1 KV head, (256 + 256) values, 2 bytes each: the figure the memory check multiplies by num_ctx.
     assert info.kv_bytes_per_token() == 18_432
 
 
@@ -92,7 +92,7 @@ def test_a_file_that_is_not_a_usable_gguf_says_what_it_is(tmp_path: Path, conten
 
 
 def test_a_missing_file_or_a_folder_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ModelFileError, match="nothing.gguf: no such file"):
+    with pytest.raises(ModelFileError, match=r"nothing\.gguf: no such file"):
         read_header(tmp_path / "nothing.gguf")
     with pytest.raises(ModelFileError, match="is a folder, not a GGUF file"):
         read_header(tmp_path)
@@ -125,7 +125,7 @@ def test_an_unknown_name_says_where_it_was_looked_for(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "gguf/mystery" in message and str(folder) in message and str(store) in message
     assert "ollama pull" not in message
-    with pytest.raises(ModelFileError, match="missing.gguf: no such file"):
+    with pytest.raises(ModelFileError, match=r"missing\.gguf: no such file"):
         resolve(str(tmp_path / "missing.gguf"), [folder], store)
 
 

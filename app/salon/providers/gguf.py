@@ -103,6 +103,10 @@ class GgufProvider:
         self._release: asyncio.TimerHandle | None = None
         self._releases = 0
         self._running: threading.Event | None = None
+        self.loads = 0
+        """How many times a model was loaded: a reply that reuses the loaded one adds nothing."""
+        self.last: Finished | None = None
+        """How the latest generation ended, as llama.cpp's worker counted it (a cancelled one too)."""
 
     @property
     def loaded(self) -> Path | None:
@@ -140,8 +144,10 @@ class GgufProvider:
             self._cancel_release()
             try:
                 engine = await self._engine_for(PREFIX + request.model, info, n_ctx)
-                async for chunk in self._generate(engine, request, params):
-                    yield chunk
+                # aclosing: a stream closed early (cancel) must stop the worker now, not when collected.
+                async with contextlib.aclosing(self._generate(engine, request, params)) as chunks:
+                    async for chunk in chunks:
+                        yield chunk
             finally:
                 self._schedule_release(keep_alive_seconds(params.get("keep_alive")))
 
@@ -154,6 +160,7 @@ class GgufProvider:
         from salon.providers.gguf_engine import Engine
 
         self._engine = await asyncio.to_thread(Engine, info, n_ctx, self.threads)
+        self.loads += 1
         return self._engine
 
     async def _generate(self, engine: Engine, request: CompletionRequest,
@@ -172,7 +179,8 @@ class GgufProvider:
 
         def work() -> None:
             try:
-                send(engine.generate(prompt, params, stop, send, format_stops))
+                self.last = engine.generate(prompt, params, stop, send, format_stops)
+                send(self.last)
             except Exception as error:
                 send(error)
 

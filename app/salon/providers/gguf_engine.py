@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import ctypes
+import logging
 import random
 import threading
 import time
@@ -36,14 +38,35 @@ _SAMPLING = {"temperature": "temp", "top_p": "top_p", "top_k": "top_k", "min_p":
              "mirostat": "mirostat_mode", "mirostat_tau": "mirostat_tau", "mirostat_eta": "mirostat_eta"}
 
 
+_LOG = logging.getLogger("salon.llama_cpp")
+_routes: list[Any] = []
+"""The ctypes log callback handed to llama.cpp: it must live as long as the process, or llama.cpp calls freed
+memory."""
+
+
 def import_llama_cpp() -> ModuleType:
     """The ``llama_cpp`` module, or :class:`EngineMissing` saying how to install it."""
     try:
-        return import_module("llama_cpp")
+        module = import_module("llama_cpp")
     except ImportError as error:
         # A missing package, or one whose compiled library does not load on this machine: the same way out.
         detail = "" if getattr(error, "name", None) == "llama_cpp" else str(error)
         raise EngineMissing(detail) from None
+    if not _routes:
+        _routes.append(_quiet_log(module))
+    return module
+
+
+def _quiet_log(llama_cpp: ModuleType) -> Any:
+    # llama-cpp-python prints some of llama.cpp's messages to stderr even with verbose=False ("using full-size
+    # SWA cache" on every load): on a terminal that is noise under `salon ask`'s answer. Failures reach the user
+    # as exceptions; the messages go to Python logging, for whoever wants them.
+    @llama_cpp.llama_log_callback
+    def route(level: int, text: bytes, user_data: Any) -> None:
+        _LOG.debug("%s", text.decode("utf-8", "replace").rstrip())
+
+    llama_cpp.llama_log_set(route, ctypes.c_void_p(0))
+    return route
 
 
 def chat_format_for(info: GGUFInfo) -> str | None:
