@@ -36,3 +36,13 @@ async def gguf(engine_ready: None, models_dir: Path, tmp_path: Path) -> AsyncIte
     provider = GgufProvider([models_dir], store=tmp_path / "no-ollama-store", threads=1)
     yield provider
     await provider.aclose()
+
+
+@pytest.fixture
+def local_agent(config_dir: Path) -> str:
+    """An agent on the test model with a short reply: a base model never ends a turn of its own accord."""
+    (config_dir / "agents").mkdir(exist_ok=True)
+    (config_dir / "agents" / "local.toml").write_text(
+        'name = "Local"\nmodel = "gguf/gemma3"\nsystem = "Be brief."\n[params]\nmax_tokens = 12\nseed = 1\n',
+        encoding="utf-8")
+    return "local"

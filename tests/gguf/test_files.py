@@ -80,7 +80,8 @@ def test_a_file_cut_off_inside_its_header_is_reported_as_cut_off(model_file: Pat
     (b"<!doctype html><html><body>Not found</body></html>" * 10, "is not a GGUF model file (it starts with b'<!do'"),
     (b"GGUF\x03\x00", "is cut off: 6 bytes, too short even for a GGUF header"),
     (b"GGUF\x09\x00\x00\x00" + bytes(40), "is GGUF version 9; Salon reads versions 2 and 3"),
-], ids=["empty", "html", "stub", "version"])
+    (b"GGUF\x03\x00\x00\x00" + bytes(100), "is a GGUF file with no tensors in it: there are no weights to run"),
+], ids=["empty", "html", "stub", "version", "no-tensors"])
 def test_a_file_that_is_not_a_usable_gguf_says_what_it_is(tmp_path: Path, content: bytes, says: str) -> None:
     path = tmp_path / "model.gguf"
     path.write_bytes(content)

@@ -205,6 +205,8 @@ def _parse(path: Path, size: int, data: Any) -> GGUFInfo:
     except (struct.error, ValueError, IndexError):
         raise ModelFileError(path, f"is cut off or damaged: its header does not fit in its {size:,} bytes") \
             from None
+    if tensor_count == 0:
+        raise ModelFileError(path, "is a GGUF file with no tensors in it: there are no weights to run")
     alignment = metadata.get("general.alignment", 32)
     alignment = alignment if isinstance(alignment, int) and alignment > 0 else 32
     data_start = -(-reader.pos // alignment) * alignment
