@@ -118,3 +118,11 @@ def closed_port() -> Iterator[ClosedPort]:
         yield ClosedPort(held)
     finally:
         held.close()
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real GGUF test model (Gemma 3 270M, 253 MB; tests/gguf/model.py), assembled once per session."""
+    from tests.gguf.model import assemble
+
+    return assemble(tmp_path_factory.mktemp("model"))

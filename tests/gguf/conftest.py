@@ -8,13 +8,7 @@ from pathlib import Path
 import pytest
 
 from salon.providers.gguf import GgufProvider
-from tests.gguf.model import assemble, require_engine
-
-
-@pytest.fixture(scope="session")
-def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real GGUF file (253 MB), shared read-only by every test of the session."""
-    return assemble(tmp_path_factory.mktemp("model"))
+from tests.gguf.model import require_engine
 
 
 @pytest.fixture
