@@ -132,11 +132,7 @@ class GgufProvider:
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         params = dict(request.params)
-        path = await asyncio.to_thread(resolve, request.model, self.folders, self.store)
-        info = await asyncio.to_thread(read_header, path)
-        from salon.providers.gguf_engine import import_llama_cpp
-
-        await asyncio.to_thread(import_llama_cpp)
+        info = await asyncio.to_thread(self._checked, request.model)
         n_ctx = context_size(params, info)
         if self._lock is None:
             self._lock = asyncio.Lock()
@@ -150,6 +146,19 @@ class GgufProvider:
                         yield chunk
             finally:
                 self._schedule_release(keep_alive_seconds(params.get("keep_alive")))
+
+    def _checked(self, name: str) -> GGUFInfo:
+        """The file ``name`` runs, checked, and the engine importable: one trip off the event loop per reply."""
+        path = resolve(name, self.folders, self.store)
+        engine = self._engine
+        if engine is not None and engine.path == path and engine.info.size == _size(path):
+            info = engine.info  # the loaded file, unchanged: its header was read when it was loaded
+        else:
+            info = read_header(path)
+        from salon.providers.gguf_engine import import_llama_cpp
+
+        import_llama_cpp()
+        return info
 
     async def _engine_for(self, name: str, info: GGUFInfo, n_ctx: int) -> Engine:
         current = self._engine
@@ -166,7 +175,6 @@ class GgufProvider:
     async def _generate(self, engine: Engine, request: CompletionRequest,
                         params: Mapping[str, Any]) -> AsyncIterator[Chunk]:
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        prompt, format_stops = await asyncio.to_thread(engine.prompt, messages)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | Finished | BaseException] = asyncio.Queue()
         stop = self._running = threading.Event()
@@ -179,6 +187,8 @@ class GgufProvider:
 
         def work() -> None:
             try:
+                # The prompt is formatted and counted here, on the worker: a too-long one fails as any error does.
+                prompt, format_stops = engine.prompt(messages)
                 self.last = engine.generate(prompt, params, stop, send, format_stops)
                 send(self.last)
             except Exception as error:
@@ -253,6 +263,13 @@ class GgufProvider:
                     async with self._lock:
                         pass
         await self._unload()
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def _mapped(error: BaseException) -> ProviderError:
