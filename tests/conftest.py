@@ -33,6 +33,8 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SALON_CONFIG_DIR", str(config_dir))
     monkeypatch.setenv("SALON_DATA_DIR", str(data_dir))
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+    # Never the developer's own Ollama store: gguf/NAME would find the models pulled there.
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "ollama-store"))
     for name in _LEAKY_ENV:
         monkeypatch.delenv(name, raising=False)
     return tmp_path
@@ -116,3 +118,11 @@ def closed_port() -> Iterator[ClosedPort]:
         yield ClosedPort(held)
     finally:
         held.close()
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real GGUF test model (Gemma 3 270M, 253 MB; tests/gguf/model.py), assembled once per session."""
+    from tests.gguf.model import assemble
+
+    return assemble(tmp_path_factory.mktemp("model"))

@@ -1,5 +1,6 @@
-"""litellm (about 3 s of CPU and 2,600 modules) loads only when a cloud model is used, the web stack of
-`salon serve` (Starlette, uvicorn) only by `salon serve`, and the MCP SDK only when an agent that uses tools runs.
+"""litellm (about 3 s of CPU and 2,600 modules) loads only when a cloud model is used, llama-cpp-python (llama.cpp
+itself) only when a gguf model answers, the web stack of `salon serve` (Starlette, uvicorn) only by
+`salon serve`, and the MCP SDK only when an agent that uses tools runs.
 
 Each entry point runs in a fresh interpreter with this checkout's code, and reports at exit which modules it had
 loaded, so the tests fail the same way on every machine, whatever an earlier test in this process imported.
@@ -26,6 +27,8 @@ CLOUD_ONLY = ("litellm", "openai")
 WEB_ONLY = ("starlette", "uvicorn")
 # The MCP SDK: only a run of an agent with tools loads it.
 MCP_ONLY = ("mcp",)
+# The embedded engine (the optional `local` extra): only a gguf model answering loads it; listing one does not.
+ENGINE_ONLY = ("llama_cpp",)
 
 # Runs `salon …` (or, with SALON_PROBE_CODE, a snippet) and writes the loaded top-level packages to SALON_PROBE_OUT
 # at exit. With SALON_PROBE_TUI, a watchdog waits for the Textual app to start and settle, records, then exits it.
@@ -101,6 +104,10 @@ def mcp_loaded(report: dict) -> list[str]:
     return [name for name in MCP_ONLY if name in report["loaded"]]
 
 
+def engine_loaded(report: dict) -> list[str]:
+    return [name for name in ENGINE_ONLY if name in report["loaded"]]
+
+
 @pytest.fixture
 def cloud_configured(config_dir: Path) -> Path:
     """A user who has cloud providers set up, and cloud agents beside the bundled ones, but runs Ollama."""
@@ -122,6 +129,7 @@ def test_salon_help_loads_no_cloud_code(tmp_path: Path) -> None:
     assert cloud_loaded(report) == []
     assert web_loaded(report) == []
     assert mcp_loaded(report) == []
+    assert engine_loaded(report) == []
 
 
 def test_asking_an_ollama_agent_loads_no_cloud_code(tmp_path: Path, ollama_server: OllamaServer,
@@ -133,6 +141,7 @@ def test_asking_an_ollama_agent_loads_no_cloud_code(tmp_path: Path, ollama_serve
     assert "ollama" in report["loaded"]
     assert cloud_loaded(report) == []
     assert web_loaded(report) == []
+    assert engine_loaded(report) == []
     assert mcp_loaded(report) == []
 
 
@@ -148,6 +157,8 @@ def test_streaming_an_ollama_agent_from_python_loads_no_cloud_code(tmp_path: Pat
     assert (done.returncode, done.stdout) == (0, "Know thyself.\nTrue\n"), done.stderr
     assert cloud_loaded(report) == []
     assert web_loaded(report) == []
+    assert mcp_loaded(report) == []
+    assert engine_loaded(report) == []
 
 
 def test_listing_agents_and_cloud_models_loads_no_cloud_code(tmp_path: Path, cloud_configured: Path) -> None:
@@ -230,6 +241,7 @@ def test_starting_the_tui_loads_no_cloud_code(tmp_path: Path, ollama_server: Oll
     assert cloud_loaded(report) == []
     assert web_loaded(report) == []
     assert mcp_loaded(report) == []
+    assert engine_loaded(report) == []
 
 
 def test_salon_serve_alone_loads_the_web_stack_and_no_cloud_code(tmp_path: Path) -> None:
@@ -290,3 +302,41 @@ def test_litellm_is_imported_off_the_event_loop_which_keeps_running(tmp_path: Pa
     # The import takes seconds; the loop must have gone on ticking through it (a blocking import is one long gap).
     assert measured["took"] > 0.5
     assert measured["longest_gap"] < min(1.0, measured["took"] / 2), measured
+
+
+def test_listing_gguf_models_reads_their_headers_and_loads_no_engine(tmp_path: Path, data_dir: Path) -> None:
+    from tests.gguf.model import assemble
+
+    models = data_dir / "models"
+    models.mkdir()
+    assemble(models)
+    done, report = probe(tmp_path, "models", OLLAMA_HOST="127.0.0.1:9")
+
+    assert "gguf/gemma-3-270m-q4_k_m" in done.stdout and "Q4_K_M" in done.stdout, done.stderr
+    assert engine_loaded(report) == []
+    assert cloud_loaded(report) == []
+
+
+def test_importing_the_gguf_provider_loads_no_engine(tmp_path: Path) -> None:
+    done, report = probe(tmp_path, code="import salon.providers.gguf, salon.providers.gguf_locate")
+
+    assert done.returncode == 0, done.stderr
+    assert engine_loaded(report) == []
+
+
+def test_asking_a_gguf_model_loads_the_engine_and_no_cloud_code(tmp_path: Path, data_dir: Path,
+                                                               config_dir: Path) -> None:
+    # The control for the checks above: the probe sees llama_cpp once a gguf model answers.
+    from tests.gguf.model import assemble, require_engine
+
+    require_engine()
+    (data_dir / "models").mkdir()
+    assemble(data_dir / "models")
+    (config_dir / "agents").mkdir()
+    (config_dir / "agents" / "local.toml").write_text(
+        'name = "Local"\nmodel = "gguf/gemma-3-270m-q4_k_m"\n[params]\nmax_tokens = 4\n', encoding="utf-8")
+    done, report = probe(tmp_path, "ask", "--agent", "local", "Say hello", timeout=240)
+
+    assert done.returncode == 0 and done.stdout.strip(), done.stderr
+    assert engine_loaded(report) == ["llama_cpp"]
+    assert cloud_loaded(report) == [] and web_loaded(report) == []

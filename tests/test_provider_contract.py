@@ -1,8 +1,13 @@
 """The provider contract: what every provider must do, run over each one against its real wire protocol.
 
 Each provider has a :class:`Harness` below: how to start the server it talks to, script that server's answers,
-build the provider with a given read timeout, and point one at a place nothing answers. To add a provider (the
-embedded gguf one next), write its harness, add it to ``HARNESSES``, and every scenario here runs over it.
+build the provider with a given read timeout, and point one at a place nothing answers. To add a provider, write
+its harness, add it to ``HARNESSES``, and every scenario here runs over it.
+
+A provider with no server to script (the embedded gguf one, which runs a real model in-process) has a
+:class:`LiveHarness` instead, and so has every other provider: the live scenarios (a reply streams and ends with
+its counts, a whole reply is one chunk, a cancelled run keeps its partial text, a missing model is Salon's error)
+run over all of them, with assertions that hold whatever the model says.
 
 "Retryable" here is what Salon's run does with a failure before any text: a busy server is tried again, a server
 that is not there fails at once.
@@ -14,6 +19,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -22,7 +28,7 @@ import pytest
 from salon.agents import Agent, Step
 from salon.config import Config, ProviderSettings
 from salon.errors import ProviderError, ServerBusy, StreamInterrupted, StreamStalled, ToolsUnsupported
-from salon.events import Event, MessageCompleted, RunCompleted, RunFailed
+from salon.events import Event, MessageCompleted, MessageDelta, RunCancelled, RunCompleted, RunFailed
 from salon.providers import ChatMessage, CompletionRequest, Provider
 from salon.providers.base import ToolRequest, ToolSpec
 from salon.providers.cloud import CloudProvider
@@ -340,6 +346,112 @@ async def test_a_model_that_cannot_call_tools_says_so(harness: Harness, provider
     assert "does not support tools" in str(error) and harness.model.split("/")[-1] in str(error)
 
 
+# -- the live contract: every provider, the embedded one on a real model -----------------------------------------
+
+
+@dataclass
+class LiveHarness:
+    """One provider answering for real: a scripted server's plain reply, or a real model."""
+
+    name: str
+    provider: Provider
+    model: str
+    ref: str
+    missing: str
+    """A model the provider does not have, as a request names it."""
+    params: dict[str, Any]
+    long_params: dict[str, Any]
+    """Parameters for a reply long enough to be cancelled mid-way."""
+    refuse_missing: Callable[[], None] = lambda: None
+    """Make the server answer the next request as it does for a model it lacks."""
+
+
+LIVE = ("cloud", "gguf", "ollama")
+_WORDS = " ".join(f"word{i}" for i in range(40))
+
+
+@pytest.fixture(params=LIVE)
+async def live(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+               tmp_path: Path) -> AsyncIterator[LiveHarness]:
+    monkeypatch.setenv("OPENAI_API_KEY", CLOUD_KEY)
+    if request.param == "gguf":
+        from salon.providers.gguf import GgufProvider
+        from tests.gguf.model import require_engine
+
+        require_engine()
+        folder = tmp_path / "models"
+        folder.mkdir()
+        (folder / "gemma3.gguf").symlink_to(request.getfixturevalue("model_file"))
+        provider = GgufProvider([folder], store=tmp_path / "no-store", threads=1)
+        try:
+            yield LiveHarness("gguf", provider, "gemma3", "gguf/gemma3", "no-such-model",
+                              {"max_tokens": 8, "seed": 1}, {"max_tokens": 400, "seed": 1})
+        finally:
+            await provider.aclose()
+        return
+    with SERVERS[request.param]() as server:
+        base = HARNESSES[request.param](server)
+        # Every reply is this one, slow enough to be cancelled mid-way.
+        server.script(*[base.scripted(text=_WORDS, rate=40.0) for _ in range(8)])
+        if request.param == "ollama":
+            refuse = lambda: server.script(base.scripted(status=404, error="model 'no-such-model' not found"))  # noqa: E731
+            missing = "no-such-model"
+        else:
+            refuse, missing = (lambda: None), "openai/no-such-model"  # the server lists only gpt-4o-mini
+        harness = LiveHarness(request.param, base.make(10.0), base.model, base.ref, missing, {}, {}, refuse)
+        try:
+            yield harness
+        finally:
+            await harness.provider.aclose()
+
+
+def live_request(harness: LiveHarness, *, stream: bool = True, model: str | None = None) -> CompletionRequest:
+    return CompletionRequest(model or harness.model, PROMPT, params=MappingProxyType(harness.params), stream=stream)
+
+
+async def test_live_a_reply_streams_in_pieces_and_ends_with_counted_usage(live: LiveHarness) -> None:
+    builder = ReplyBuilder(live.ref)
+    chunks = [builder.add(c) async for c in live.provider.stream(live_request(live))]
+    reply = builder.freeze()
+
+    assert builder.chunks >= 2 and reply.text == "".join(c.text for c in chunks) and reply.text.strip()
+    assert chunks[-1].finish_reason in ("stop", "length")
+    assert reply.usage.estimated is False and reply.usage.input_tokens
+    # Counted, not guessed: at most one piece per token.
+    assert reply.usage.output_tokens and reply.usage.output_tokens >= builder.chunks
+
+
+async def test_live_without_streaming_the_reply_is_one_chunk(live: LiveHarness) -> None:
+    chunks = [c async for c in live.provider.stream(live_request(live, stream=False))]
+
+    assert len(chunks) == 1 and chunks[0].text.strip() and chunks[0].usage.output_tokens
+
+
+async def test_live_a_cancelled_run_keeps_its_partial_text_marked_interrupted(live: LiveHarness) -> None:
+    step = Step("contract", "Contract", live.ref, params=MappingProxyType(live.long_params))
+    agent = Agent(id="contract", name="Contract", model=live.ref, steps=(step,))
+    run = Run(agent, [ChatMessage("user", "Go on, at length.")], _Only(live.provider))  # type: ignore[arg-type]
+    events = []
+    async for event in run:
+        events.append(event)
+        if isinstance(event, MessageDelta) and sum(isinstance(e, MessageDelta) for e in events) == 3:
+            run.cancel()
+
+    done = completed(events)
+    assert done.status == "interrupted"
+    assert done.reply.text == "".join(e.text for e in events if isinstance(e, MessageDelta)) != ""
+    assert isinstance(events[-1], RunCancelled)
+
+
+async def test_live_a_model_that_is_not_there_is_salons_error_before_any_text(live: LiveHarness) -> None:
+    live.refuse_missing()
+    received, error = await chunks_until_error(live.provider, live_request(live, model=live.missing))
+
+    assert received == []
+    assert isinstance(error, ProviderError) and not error.retryable
+    assert live.missing.split("/")[-1] in str(error)
+
+
 def test_every_provider_salon_ships_has_a_harness() -> None:
     # A provider added to salon.providers without a harness here would pass no contract at all.
     import importlib
@@ -354,4 +466,6 @@ def test_every_provider_salon_ships_has_a_harness() -> None:
         labels |= {cls.label for _, cls in inspect.getmembers(module, inspect.isclass)
                    if cls.__module__ == module.__name__ and isinstance(getattr(cls, "label", None), str)
                    and callable(getattr(cls, "stream", None))}
-    assert labels == set(HARNESSES)
+    assert labels == set(LIVE)
+    # The scripted scenarios need a server to script: every provider that talks to one has them too.
+    assert set(HARNESSES) == labels - {"gguf"}

@@ -11,7 +11,7 @@ from salon.agents import Agent, AgentCatalog, default_directories, load_agents
 from salon.config import Config, load_config
 from salon.errors import SalonError
 from salon.events import Event, MessageCompleted, MessageDelta, RequiresAction, RunFailed, ToolCall
-from salon.providers import ChatMessage, ModelInfo, Providers, bare_model, is_ollama
+from salon.providers import ChatMessage, ModelInfo, Providers, bare_model, is_gguf, is_ollama
 from salon.reply import Reply
 from salon.runner import Decision, Run
 
@@ -130,10 +130,12 @@ class Session:
         return await self.providers.ollama().list_models()
 
     async def configured_models(self) -> list[ModelInfo]:
-        """The cloud models named in config.toml: no network call, no litellm import."""
+        """The models that need no model server: GGUF files found on this machine (read from their headers, no
+        llama.cpp) and the cloud models named in config.toml (no network call, no litellm import)."""
+        local = await self.providers.gguf().list_models()
         if not self.config.providers:
-            return []
-        return await self.providers.cloud().list_models()
+            return local
+        return local + await self.providers.cloud().list_models()
 
     async def list_models(self) -> ModelListing:
         """The model server's models, then the configured ones; the server being down is reported, not raised."""
@@ -166,7 +168,7 @@ class Session:
 
     async def warm_up(self, refs: Iterable[str]) -> None:
         """Load now, off the event loop, what the first reply of these models would wait for (litellm)."""
-        if all(is_ollama(ref) for ref in refs):
+        if all(is_ollama(ref) or is_gguf(ref) for ref in refs):
             return
         from salon.providers.cloud import import_litellm_async
 

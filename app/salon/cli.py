@@ -71,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("--force", action="store_true", help="replace an agent of the same name")
     terminal.add_raw_option(importing)
 
-    terminal.add_raw_option(commands.add_parser("models", help="the models you can use: the Ollama host's and "
-                                                                "the cloud models named in config.toml"))
+    terminal.add_raw_option(commands.add_parser("models", help="the models you can use: the Ollama host's, GGUF "
+                                                                "files on this machine (gguf/…) and the cloud "
+                                                                "models named in config.toml"))
 
     from salon import history_commands
 
@@ -93,7 +94,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     default = argparse.SUPPRESS
     parser.add_argument("--agent", "-a", metavar="ID", default=default, help="the agent to run (an agent id)")
     parser.add_argument("--model", "-m", metavar="REF", default=default,
-                        help="override the agent's model, e.g. ollama/qwen3 or openai/gpt-4o-mini")
+                        help="override the agent's model, e.g. ollama/qwen3, gguf/PATH.gguf or openai/gpt-4o-mini")
     parser.add_argument("--data-dir", metavar="DIR", type=Path, default=default,
                         help="where conversations are kept (default: the platform's data folder)")
 
@@ -183,7 +184,8 @@ def _tui(args: argparse.Namespace) -> int:
 
 
 async def _models(out: TextIO) -> int:
-    """The Ollama host's models, then the cloud models named in config.toml (listing those sends nothing)."""
+    """The Ollama host's models, then GGUF files found here and the cloud models named in config.toml (listing
+    those sends nothing and loads no engine)."""
     from salon.api import Session
 
     async with Session() as session:
@@ -196,7 +198,8 @@ async def _models(out: TextIO) -> int:
         terminal.error(str(ollama_error))
         return EXIT_ERROR if not models else EXIT_OK
     if not models:
-        print("no models yet: download one with `ollama pull llama3.2`", file=sys.stderr)
+        print("no models yet: download one with `ollama pull llama3.2`, or put a .gguf file in the folder "
+              "`salon config path models` prints", file=sys.stderr)
     return EXIT_OK
 
 

@@ -54,6 +54,8 @@ class Config:
     # [mcp_servers.NAME] and [approvals.AGENT]: only ever from the user's own config (salon.tools.settings)
     mcp_servers: MappingProxyType[str, McpServerSettings] = field(default_factory=lambda: MappingProxyType({}))
     approvals: MappingProxyType[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    # [gguf] folders: where gguf/NAME is looked for after <data dir>/models.
+    gguf_folders: tuple[Path, ...] = ()
     source: Path | None = None
     warnings: tuple[str, ...] = ()
 
@@ -201,7 +203,8 @@ def parse_config(raw: dict[str, Any], path: Path, source: str = "") -> Config:
                 taken[key] = value
         return taken
 
-    top = {k: v for k, v in raw.items() if k not in ("ollama", "providers", "keymap", "mcp_servers", "approvals")}
+    top = {k: v for k, v in raw.items() if k not in ("ollama", "providers", "keymap", "mcp_servers", "approvals",
+                                                    "gguf")}
     values.update(take(top, _TYPES, ""))
     if "data_dir" in values and not values["data_dir"].strip():
         warnings.append(f"{path}: 'data_dir' is empty; using the default data folder")
@@ -247,7 +250,26 @@ def parse_config(raw: dict[str, Any], path: Path, source: str = "") -> Config:
         values["mcp_servers"] = MappingProxyType(parse_mcp_servers(raw.get("mcp_servers", {}), path, lines,
                                                                    warnings))
         values["approvals"] = MappingProxyType(parse_approvals(raw.get("approvals", {}), path, lines, warnings))
+    values["gguf_folders"] = _parse_gguf(raw.get("gguf", {}), path, warnings)
     return Config(source=path, warnings=tuple(warnings), **values)
+
+
+def _parse_gguf(table: Any, path: Path, warnings: list[str]) -> tuple[Path, ...]:
+    if not isinstance(table, dict):
+        warnings.append(f"{path}: [gguf] should be a table; ignored")
+        return ()
+    for key in table.keys() - {"folders"}:
+        warnings.append(f"{path}: unknown setting 'gguf.{key}' ignored")
+    folders = table.get("folders", [])
+    if not isinstance(folders, list) or not all(isinstance(f, str) and f.strip() for f in folders):
+        warnings.append(f"{path}: 'gguf.folders' should be a list of folder paths; ignored")
+        return ()
+    return tuple(Path(f.strip()).expanduser() for f in folders)
+
+
+def gguf_folders(config: Config) -> tuple[Path, ...]:
+    """Where ``gguf/NAME`` is looked for, in order: ``<data dir>/models``, then ``[gguf] folders``."""
+    return (config.resolved_data_dir() / "models", *config.gguf_folders)
 
 
 def _parse_keymap(table: Any, path: Path, warnings: list[str]) -> dict[str, str]:

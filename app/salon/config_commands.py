@@ -36,7 +36,10 @@ def add_parser(commands: Any) -> None:
                                  description="Salon's settings live in config.toml in the config folder "
                                              "(SALON_CONFIG_DIR overrides it).")
     actions = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    actions.add_parser("path", help="print the path of config.toml")
+    path = actions.add_parser("path", help="print the path of config.toml (or of the data or models folder)")
+    path.add_argument("which", nargs="?", choices=("config", "data", "models"), default="config",
+                      help="config: config.toml (the default); data: where conversations are kept; models: where "
+                           "gguf/NAME looks for NAME.gguf first")
     actions.add_parser("show", help="print the settings in effect (secrets redacted) and any problems")
     actions.add_parser("edit", help="open config.toml in $VISUAL/$EDITOR (created with commented defaults), "
                                     "then check it")
@@ -48,7 +51,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     match args.config_command:
         case "path":
-            print(locations.config_file())
+            print(_path(getattr(args, "which", "config")))
             return 0
         case "show":
             return show()
@@ -78,6 +81,13 @@ def import_mcp(file: Path) -> int:
     else:
         print("nothing added", file=out)
     return 0 if report.added or not report.notes else 1
+
+
+def _path(which: str) -> Path:
+    if which == "config":
+        return locations.config_file()
+    config = load_config()
+    return config.resolved_data_dir() / "models" if which == "models" else config.resolved_data_dir()
 
 
 # --- show --------------------------------------------------------------------------------------------------

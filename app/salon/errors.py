@@ -192,3 +192,41 @@ class RedirectRefused(ProviderError):
             f"{server} at {source} answered {status} redirecting to {target} ({where}); Salon does not follow "
             "redirects, so nothing was sent there. Point Salon at the server itself."
         )
+
+
+class LocalModelError(ProviderError):
+    """A ``gguf/…`` model that Salon runs in its own process and cannot run."""
+
+
+class EngineMissing(LocalModelError):
+    """llama-cpp-python, the optional extra that runs GGUF files, is not installed (or does not load)."""
+
+    def __init__(self, detail: str = "") -> None:
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"gguf/… models run inside Salon on llama-cpp-python, which is not installed{extra}. Install it "
+            "with `pip install 'salon[local]'` (it compiles llama.cpp: allow some minutes), or use an "
+            "ollama/… model."
+        )
+
+
+class ModelFileError(LocalModelError):
+    """A model file that is missing, cut off, or not a GGUF file; ``reason`` follows the path."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class NotEnoughMemory(LocalModelError):
+    """Loading the model would need more memory than the machine has free; checked before loading."""
+
+    def __init__(self, model: str, needed: int, available: int, detail: str) -> None:
+        self.needed = needed
+        self.available = available
+        super().__init__(
+            f"not enough memory for {model}: it needs about {needed / 2**30:.1f} GiB ({detail}) but "
+            f"{available / 2**30:.1f} GiB is available. Close other programs, lower num_ctx in the agent's "
+            "[params], or pick a smaller quantisation."
+        )

@@ -8,9 +8,15 @@ def is_ollama(ref: str) -> bool:
     return ref.startswith("ollama/") or ref.startswith("ollama_chat/")
 
 
+def is_gguf(ref: str) -> bool:
+    """A GGUF file Salon runs itself: ``gguf/PATH``, ``gguf/NAME`` (models folders, Ollama's store)."""
+    return ref.startswith("gguf/")
+
+
 def split_ref(ref: str) -> str:
-    """The provider's own name for a model: ``ollama/llama3.2`` → ``llama3.2``; cloud refs stay whole."""
-    return ref.split("/", 1)[1] if is_ollama(ref) else ref
+    """The provider's own name for a model: ``ollama/llama3.2`` → ``llama3.2``, ``gguf/x`` → ``x``; cloud refs
+    stay whole."""
+    return ref.split("/", 1)[1] if is_ollama(ref) or is_gguf(ref) else ref
 
 
 def bare_model(ref: str) -> str:
