@@ -47,8 +47,11 @@ class ModelAvailability:
     def _set_connection(self, state: Connection, problem: str = "") -> None:
         if not self.is_attached:
             return  # the answer came after the app closed (a slow host on quit): nothing left to tell
+        banners = self.query(Banner)
+        if not banners:
+            return  # the app is closing and has already taken the screen's widgets away
         self.connection = state
-        banner = self.query_one(Banner)
+        banner = banners.first()
         if state == "down":
             banner.show_problem(unreachable_text(self.services.session.host))
         elif state == "up":
