@@ -52,9 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = agent_commands.add_parser("validate", help="check agent files; prints path:line: reason")
     validate.add_argument("paths", nargs="*", type=Path, help="files or folders (default: every agent folder)")
 
-    terminal.add_raw_option(commands.add_parser("models", help="the models you can use: the Ollama host's, GGUF "
-                                                                "files on this machine (gguf/…) and the cloud "
-                                                                "models named in config.toml"))
+    terminal.add_raw_option(commands.add_parser("models", help="Ollama's models, GGUF files and cloud ones "
+                                                                "named in config.toml"))
 
     from salon import history_commands
 
