@@ -71,9 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("--force", action="store_true", help="replace an agent of the same name")
     terminal.add_raw_option(importing)
 
-    terminal.add_raw_option(commands.add_parser("models", help="the models you can use: the Ollama host's, GGUF "
-                                                                "files on this machine (gguf/…) and the cloud "
-                                                                "models named in config.toml"))
+    terminal.add_raw_option(commands.add_parser("models", help="Ollama's models, GGUF files and cloud ones "
+                                                                "named in config.toml"))
 
     from salon import history_commands
 

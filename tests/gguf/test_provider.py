@@ -231,3 +231,26 @@ async def wait_for(condition: Any, seconds: float = 30.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("the condition did not hold in time")
         await asyncio.sleep(0.05)
+
+
+GEMMA_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
+    "{% if m['role'] == 'system' %}TEMPLATE-FROM-THE-FILE {% endif %}{{ m['content'] }}<end_of_turn>\n{% endfor %}"
+    "<start_of_turn>model\n")
+
+
+async def test_the_files_own_chat_template_is_used_where_it_has_one(gguf: GgufProvider, models_dir: Path,
+                                                                    model_file: Path, tmp_path: Path) -> None:
+    from salon.providers.gguf_file import read_header
+    from tests.gguf.templated import with_chat_template
+
+    templated = with_chat_template(model_file, models_dir / "templated.gguf", GEMMA_TEMPLATE)
+    assert read_header(templated).chat_template == GEMMA_TEMPLATE
+
+    fallback = await collect(gguf, ask("gemma3", max_tokens=4))
+    own = await collect(gguf, ask("templated", max_tokens=4))
+
+    assert own[-1].finish_reason in ("stop", "length") and own[-1].usage.output_tokens
+    # The template's words are in the prompt the model read: more prompt tokens than the fallback's for the same
+    # conversation (which folds the system prompt into the user's turn without them).
+    assert own[-1].usage.input_tokens > fallback[-1].usage.input_tokens
