@@ -15,9 +15,17 @@ from typing import Any
 import pytest
 
 from salon.agents import Agent, Step
-from salon.errors import ContextTooLong, ModelFileError, ModelNotFound, NotEnoughMemory, ProviderError
+from salon.errors import (
+    ContextTooLong,
+    ModelFileError,
+    ModelNotFound,
+    NotEnoughMemory,
+    ProviderError,
+    ToolsUnsupported,
+)
 from salon.events import MessageCompleted, MessageDelta, RunCancelled
 from salon.providers import ChatMessage, CompletionRequest
+from salon.providers.base import ToolSpec
 from salon.providers.gguf import GgufProvider
 from salon.reply import Chunk, ReplyBuilder
 from salon.runner import Run
@@ -254,3 +262,12 @@ async def test_the_files_own_chat_template_is_used_where_it_has_one(gguf: GgufPr
     # The template's words are in the prompt the model read: more prompt tokens than the fallback's for the same
     # conversation (which folds the system prompt into the user's turn without them).
     assert own[-1].usage.input_tokens > fallback[-1].usage.input_tokens
+
+
+async def test_an_agent_with_tools_on_a_gguf_model_is_told_tools_are_not_offered(gguf: GgufProvider) -> None:
+    clock = ToolSpec("get_current_time", "The time.", {"type": "object", "properties": {}})
+    request = CompletionRequest("gemma3", PROMPT, tools=(clock,))
+
+    with pytest.raises(ToolsUnsupported, match="gguf/gemma3.*does not support tools"):
+        await collect(gguf, request)
+    assert gguf.loads == 0  # refused before the model was loaded

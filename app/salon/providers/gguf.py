@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from salon.errors import LocalModelError, ModelFileError, NotEnoughMemory, ProviderError
+from salon.errors import LocalModelError, ModelFileError, NotEnoughMemory, ProviderError, ToolsUnsupported
 from salon.providers.base import CompletionRequest, ModelInfo
 from salon.providers.gguf_file import GGUFInfo, read_header
 from salon.providers.gguf_locate import PREFIX, local_models, resolve
@@ -131,6 +131,9 @@ class GgufProvider:
         return listed
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        if request.tools:
+            # Said before anything loads: a tools agent on a gguf model must not answer as if it had no tools.
+            raise ToolsUnsupported(PREFIX + request.model, "Salon's embedded engine offers no tools to a model yet")
         params = dict(request.params)
         info = await asyncio.to_thread(self._checked, request.model)
         n_ctx = context_size(params, info)
