@@ -268,6 +268,6 @@ async def test_an_agent_with_tools_on_a_gguf_model_is_told_tools_are_not_offered
     clock = ToolSpec("get_current_time", "The time.", {"type": "object", "properties": {}})
     request = CompletionRequest("gemma3", PROMPT, tools=(clock,))
 
-    with pytest.raises(ToolsUnsupported, match="gguf/gemma3.*does not support tools"):
+    with pytest.raises(ToolsUnsupported, match=r"gguf/gemma3.*does not support tools"):
         await collect(gguf, request)
     assert gguf.loads == 0  # refused before the model was loaded
