@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import replace
 from types import MappingProxyType
@@ -18,12 +18,13 @@ from typing import Any
 
 from salon.agents import Agent as AgentDefinition
 from salon.agents import AgentCatalog, default_directories, load_agents
-from salon.api import ChatMessage, Session
+from salon.api import ChatMessage, Session, answering
 from salon.config import Config, load_config
 from salon.errors import SalonError
+from salon.events import ToolCall
 from salon.params import GENERATION_PARAMS, refusal
 from salon.refs import is_ollama
-from salon.runner import Run
+from salon.runner import Decision, Run
 from salon.streaming import StreamChunk, StreamingResponse, chunks_from_events
 from salon.tomlfile import describe, is_of
 
@@ -59,8 +60,12 @@ class StreamingAgent:
 
     def __init__(self, name: str | None = None, model: str | None = None, *, agent: str | AgentDefinition | None = None,
                  instructions: str | None = None, stream: bool | None = None, config: Config | None = None,
-                 catalog: AgentCatalog | None = None, session: Session | None = None, **params: Any) -> None:
+                 catalog: AgentCatalog | None = None, session: Session | None = None,
+                 decide: Callable[[ToolCall], Decision] | None = None, **params: Any) -> None:
         self._session = session
+        # A tool call the user's config does not already allow is put to ``decide``; without one it is denied
+        # (the model is told): a stream never runs a tool nobody allowed, nor waits for an answer that cannot come.
+        self.decide = decide
         self.config = session.config if session else config or load_config()
         self.catalog = session.catalog if session else catalog or load_agents(default_directories())
         base = Session(self.config, self.catalog).agent(agent, model)
@@ -218,7 +223,7 @@ class AgentStream:
             def streamed(step: int) -> bool:
                 return definition.steps[step].stream if override is None else override
 
-            async with aclosing(run.events()) as events:
+            async with aclosing(answering(run, run.events(), self._owner.decide)) as events:
                 async for chunk in chunks_from_events(events, streamed):
                     yield chunk
         finally:

@@ -198,11 +198,18 @@ async def run(agent: str | Agent | None, prompt: str, *, history: Sequence[ChatM
     """
     async with Session(config) as session:
         current = session.run(agent, prompt, history=history, model=model, stream=stream)
-        async for event in current:
+        async for event in answering(current, current.events(), decide):
             yield event
-            if isinstance(event, RequiresAction):
-                for call in event.calls:
-                    current.decide(call.id, decide(call) if decide is not None else "deny")
+
+
+async def answering(run: Run, events: AsyncIterator[Event], decide: Callable[[ToolCall], Decision] | None
+                    ) -> AsyncIterator[Event]:
+    """``events`` of ``run``, each tool call that waits for approval answered by ``decide`` (none: "deny")."""
+    async for event in events:
+        yield event
+        if isinstance(event, RequiresAction):
+            for call in event.calls:
+                run.decide(call.id, decide(call) if decide is not None else "deny")
 
 
 async def ask(agent: str | Agent | None, prompt: str, **options: object) -> Reply:

@@ -418,6 +418,28 @@ async def test_the_python_api_denies_unless_told_and_runs_what_decide_allows(con
     assert reply.text == "Ran it." and calls_made(lab_log) == ["echo [('text', 'api')]"]
 
 
+async def test_the_guides_stream_denies_unless_told_and_runs_what_decide_allows(config_dir, ollama_server,
+                                                                               tools_model, lab_log):
+    import salon
+    from salon.config import load_config
+
+    (config_dir / "agents").mkdir()
+    write_agent(config_dir / "agents", "labbie", tools_model, ["lab.*"])
+    config = load_config(write_config(config_dir, ollama_server.host, lab_server(lab_log)))
+    echo = Scripted(text="", tool_calls=[{"name": "echo", "arguments": {"text": "stream"}}])
+
+    ollama_server.script(echo, Scripted(text="Denied, fine."))
+    chunks = [chunk async for chunk in salon.agent("labbie", config=config).stream("Go.")]
+    assert "".join(c.content for c in chunks) == "Denied, fine." and calls_made(lab_log) == []
+
+    ollama_server.script(echo, Scripted(text="Ran it."))
+    asked = []
+    allowing = salon.agent("labbie", config=config, decide=lambda call: asked.append(call.tool) or "once")
+    chunks = [chunk async for chunk in allowing.stream("Go.")]
+    assert "".join(c.content for c in chunks) == "Ran it." and asked == ["echo"]
+    assert calls_made(lab_log) == ["echo [('text', 'stream')]"]
+
+
 async def test_a_streamable_http_server_named_by_url(config_dir, agents_dir, ollama_server, tools_model, lab_log,
                                                      closed_port):
     import socket
