@@ -76,11 +76,9 @@ def test_max_iterations_and_temperature_are_kept(agents_dir: Path):
     write_folder(agents_dir, "tuned", metadata)
     agent = load_agents(default_directories()).get("tuned")
     assert dict(agent.params) == {"max_tokens": 4000, "temperature": 0.4}
-    steps_know = hasattr(agent.steps[0], "max_iterations")
-    if steps_know:
-        assert agent.steps[0].max_iterations == 3
-    else:
-        assert any("max_iterations (3) is kept aside" in note for note in agent.notes)
+    # It bounds the agent's tool loop, as an agent file's own max_iterations does.
+    assert agent.max_iterations == 3 and [step.max_iterations for step in agent.steps] == [3]
+    assert not any("max_iterations" in note for note in agent.notes)
 
 
 def test_broken_json_is_reported_with_its_line_and_the_other_agents_load(agents_dir: Path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ class FolderAgent:
     program: Path | None = None
     """agent.py, for a Python agent."""
     max_iterations: int | None = None
-    """details.agent.defaults.max_iterations, kept here where the agent itself has no such key yet."""
+    """details.agent.defaults.max_iterations (also the agent's own ``max_iterations``)."""
 
 
 def is_agent_folder(folder: Path) -> bool:
@@ -184,11 +184,7 @@ def read_metadata(path: Path) -> tuple[dict[str, Any], list[str], int | None]:
         data["params"] = params
     max_iterations = defaults.get("max_iterations")
     if max_iterations is not None:
-        if _step_has("max_iterations"):
-            data["max_iterations"] = max_iterations
-        else:
-            notes.append(f"details.agent.defaults.max_iterations ({max_iterations}) is kept aside: this Salon has "
-                         "no tool loop for it to bound")
+        data["max_iterations"] = max_iterations
     if kept_out:
         notes.append("kept out (Salon has no use for them): " + ", ".join(kept_out))
     return data, notes, max_iterations
@@ -250,13 +246,6 @@ def _described(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return describe(value)
-
-
-def _step_has(key: str) -> bool:
-    """Whether Salon's agents know ``key`` (max_iterations arrives with tools)."""
-    from salon.agents import Step
-
-    return key in {f.name for f in fields(Step)}
 
 
 class _JsonLines:
