@@ -188,7 +188,9 @@ def test_a_symlinked_config_is_written_through_and_the_link_kept(config_dir, tmp
 
 def test_every_top_level_setting_is_described_once_for_screens_and_docs():
     described = {s.attribute for s in SETTINGS}
-    fields = {f.name for f in dataclasses.fields(Config)} - {"providers", "keymap", "source", "warnings"}
+    # Tables, not scalar settings: providers, keymap, MCP servers and remembered approvals.
+    fields = {f.name for f in dataclasses.fields(Config)} - {"providers", "keymap", "mcp_servers", "approvals",
+                                                            "source", "warnings"}
     assert described == fields
     defaults = Config()
     for item in SETTINGS:

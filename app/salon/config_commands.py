@@ -41,7 +41,7 @@ def add_parser(commands: Any) -> None:
     actions.add_parser("edit", help="open config.toml in $VISUAL/$EDITOR (created with commented defaults), "
                                     "then check it")
     importing = actions.add_parser("import-mcp", help="add the MCP servers of an mcpServers JSON file (Claude "
-                                                      "Desktop, Cursor…) to config.toml")
+                                                      "Desktop, Cursor...) to config.toml")
     importing.add_argument("file", type=Path, help="the JSON file holding \"mcpServers\"")
 
 

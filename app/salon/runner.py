@@ -151,6 +151,9 @@ class Run:
         toolset: ToolSet | None = None
         rounds = 0
         while True:
+            if rounds and self._cancel_requested:  # cancelled as the tool step ended: no new message
+                yield RunCancelled(self.id)
+                return
             completion = Completion(self.id, index, step, self._clock, self.completed)
             yield completion.open()
             if step.tools and toolset is None:

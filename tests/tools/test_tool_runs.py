@@ -449,3 +449,22 @@ async def test_a_streamable_http_server_named_by_url(config_dir, agents_dir, oll
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+async def test_cancel_as_the_tool_step_ends_stops_without_another_message(config_dir, agents_dir, ollama_server,
+                                                                          tools_model, lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log, approve="auto")),
+                           agents_dir)
+    ollama_server.script(Scripted(text="Before.", tool_calls=[{"name": "echo", "arguments": {"text": "y"}}]),
+                         Scripted(text="Never asked for."))
+    events = []
+    async with session:
+        run = session.run("labbie", "Go.")
+        async for event in run:
+            events.append(event)
+            if isinstance(event, StepCompleted):
+                run.cancel()
+    assert [type(e).__name__ for e in events[-2:]] == ["StepCompleted", "RunCancelled"]
+    assert next(e for e in events if isinstance(e, StepCompleted)).calls[0].output == "y"
+    assert len(ollama_server.requests) == 1
