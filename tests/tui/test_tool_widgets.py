@@ -51,6 +51,16 @@ async def test_the_dialog_names_the_tool_its_server_and_the_agent_and_indents_js
         assert "Esc denies it and stops the reply; what arrived so far is kept." in shown
 
 
+async def test_a_conversation_off_screen_that_asks_is_named(server: OllamaServer, data_dir):
+    app = make_app(server, data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.push_screen(ApprovalScreen(call(), "Clock", where="[b]Trip[/b] planning", arm_after=0))
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), what="the dialog")
+        await pilot.pause()
+        assert "In “[b]Trip[/b] planning”, Clock wants to call get_current_time" in flat(app)
+
+
 async def test_arguments_that_are_not_json_are_shown_exactly_as_the_model_sent_them(server: OllamaServer, data_dir):
     app = make_app(server, data_dir)
     async with app.run_test(size=SIZE) as pilot:

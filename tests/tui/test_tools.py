@@ -252,27 +252,23 @@ async def test_a_reopened_conversation_shows_its_tool_calls_from_the_store(confi
 async def test_hostile_arguments_results_and_tool_names_from_a_real_run_are_shown_literally(
         config_dir, agents_dir, data_dir, ollama_server: OllamaServer, tools_model, lab_log):
     """Every string of the hostile corpus as a model's arguments and an MCP server's answer (echo says it back), and
-    a tool name of markup: shown as text in the dialog and the rows, collapsed and expanded; a click runs nothing."""
+    a tool name of markup: shown as text in the rows, collapsed and expanded; a click runs nothing. (The user's
+    config lets this server's calls run unasked; the dialog gets the same corpus in test_tool_widgets.py.)"""
     write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
     calls = [{"name": "echo", "arguments": {"text": value}} for value in CORPUS.values()]
     calls.append({"name": MARKUP["action"], "arguments": {"x": MARKUP["screenshot"]}})
     ollama_server.script(Scripted(text="Echoing.", tool_calls=calls), Scripted(text="Done echoing."))
-    app = tools_app(config_dir, agents_dir, data_dir, ollama_server, "labbie", lab_server(lab_log))
-    async with app.run_test(size=(160, 200), notifications=True) as pilot:
+    app = tools_app(config_dir, agents_dir, data_dir, ollama_server, "labbie", lab_server(lab_log, approve="auto"))
+    async with app.run_test(size=(140, 130), notifications=True) as pilot:
         await settle(app, pilot)
         await send(app, pilot, "Echo everything")
-        answered: list[object] = []
-        for _ in CORPUS:
-            # One dialog per call, in order: each a new screen.
-            await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen not in answered,
-                           timeout=ASK_TIMEOUT, what="the next call's dialog")
-            answered.append(await dialog(app, pilot))
-            assert_inert(app)
-            await pilot.press("o")
+        await wait_for(pilot, lambda: rows(app), timeout=ASK_TIMEOUT, what="the rows")
+        assert_inert(app)
         await wait_for(pilot, lambda: not app.chat_screen.view.busy, timeout=ASK_TIMEOUT, what="the reply done")
         await settle(app, pilot)
         assert "Done echoing." in flat(app)
         assert len(calls_made(lab_log)) == len(CORPUS)
+        assert not isinstance(app.screen, ApprovalScreen), "approve = \"auto\" in the user's config asks nothing"
         app.chat_screen.view.chat_log.focus()
         await pilot.press("up", "t")
         await wait_for(pilot, lambda: all(row.expanded for row in rows(app)), what="every result expanded")
@@ -283,5 +279,4 @@ async def test_hostile_arguments_results_and_tool_names_from_a_real_run_are_show
         # The unknown tool named with markup failed without running, and says so.
         assert f"the model asked for a tool it was not offered: '{MARKUP['action']}'" in " ".join(shown.split())
         await click_on(pilot, app, MARKUP["action"])
-        await click_on(pilot, app, MARKUP["screenshot"])
         assert_running(app)

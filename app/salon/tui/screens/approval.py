@@ -69,13 +69,15 @@ class ApprovalScreen(ModalScreen["Decision | None"]):
         Binding("escape", "stop", "Deny and stop", id="approval-stop"),
     ]
 
-    def __init__(self, call: PendingCall, agent_name: str, *, waiting: int = 0,
+    def __init__(self, call: PendingCall, agent_name: str, *, waiting: int = 0, where: str = "",
                  arm_after: float = ARM_AFTER) -> None:
         super().__init__(classes="approval")
         self.call = call
         self.agent_name = agent_name
         self.waiting = waiting
         """Further calls of the same reply waiting for an answer after this one."""
+        self.where = where
+        """The conversation asking, when it is not the one on screen."""
         self._arm_after = arm_after
         self.armed = arm_after <= 0
         """Whether keys and clicks answer the dialog yet (see :data:`ARM_AFTER`)."""
@@ -85,6 +87,7 @@ class ApprovalScreen(ModalScreen["Decision | None"]):
         with Vertical(classes="dialog"):
             yield Static(Content("Allow this tool to run?"), classes="dialog-title")
             yield Static(Content.assemble(
+                *((("In “", ""), (safe_text(self.where), "bold"), ("”, ", "")) if self.where else ()),
                 (safe_text(self.agent_name), "bold"), " wants to call ",
                 (safe_text(call.tool), "bold $accent"), " on the MCP server ",
                 (safe_text(call.server), "bold $accent"), " with these arguments:",

@@ -2,9 +2,8 @@
 
 The run streams a call's arguments (``StepDelta``), asks before it runs (``RequiresAction``) and reports its end
 (``StepCompleted``); this object keeps the row of each call up to date in the message the call belongs to, and asks
-the user, one call at a time, in an :class:`ApprovalScreen`. It
-answers the run with ``run.decide``; Esc in the dialog stops the run instead (``run.cancel``), which the run ends
-``cancelled`` with everything so far kept.
+the user, one call at a time, in an :class:`ApprovalScreen`. It answers the run with ``run.decide``; Esc in the
+dialog stops the run instead (``run.cancel``), which the run ends ``cancelled`` with everything so far kept.
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ class ToolSteps:
         """step id → (message id, agent name)."""
         self._asking: deque[tuple[ToolCall, str]] = deque()
         self._dialog: ApprovalScreen | None = None
-        self.stopped_by_user = False
 
     # -- the run's events ---------------------------------------------------------------------------------
 
@@ -122,7 +120,9 @@ class ToolSteps:
         from salon.tui.screens.approval import ApprovalScreen
 
         call, agent = self._asking.popleft()
-        dialog = ApprovalScreen(call, agent, waiting=len(self._asking))
+        # A conversation streaming off screen asks too; the dialog then names it.
+        where = "" if self.view.display else (self.view.data.title or "another conversation")
+        dialog = ApprovalScreen(call, agent, waiting=len(self._asking), where=where)
         self._dialog = dialog
         self.view.app.push_screen(dialog, lambda decision: self._answered(dialog, call, decision))
 
@@ -133,10 +133,13 @@ class ToolSteps:
         if decision is None:
             # Esc: the call is not run, and the reply stops (the run keeps everything so far).
             self._asking.clear()
-            self.stopped_by_user = True
             self.view.stop_reply()
             return
-        self.run.decide(call.id, decision)
+        try:
+            self.run.decide(call.id, decision)
+        except KeyError:
+            return  # the run stopped waiting meanwhile (stopped, or the app closing): nothing runs
+
         if decision != "deny" and (row := self.rows.get(call.id)) is not None:
             # The run sends no event when an approved call starts; from the user's yes, it is the run's to run.
             row.set_status("running")
