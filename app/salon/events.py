@@ -175,6 +175,21 @@ class RequiresAction:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolsStarted:
+    """The step's calls are answered and the allowed ones start to run (``running``; the others ``denied``).
+
+    Sent whether or not the user was asked: a call the user's config allows runs without a question, and a face
+    must still be able to show it running rather than still arriving.
+    """
+
+    run_id: str
+    step_id: str
+    calls: tuple[ToolCall, ...]
+
+    name = "thread.run.in_progress"
+
+
+@dataclass(frozen=True, slots=True)
 class StepCompleted:
     """The step's calls have run (or were denied, failed, cancelled): each carries its output or error."""
 
@@ -192,7 +207,7 @@ class StepCompleted:
 
 
 Event = (RunCreated | MessageCreated | MessageDelta | MessageCompleted | StepCreated | StepDelta | RequiresAction
-         | StepCompleted | RunCompleted | RunFailed | RunCancelled)
+         | ToolsStarted | StepCompleted | RunCompleted | RunFailed | RunCancelled)
 RunEnd = RunCompleted | RunFailed | RunCancelled
 
 
@@ -246,6 +261,12 @@ def to_openai(event: Event) -> dict[str, Any]:
                                         "function": {"name": _function_name(c.server, c.tool),
                                                      "arguments": c.arguments}} for c in event.calls]}},
                     "metadata": {"step_id": event.step_id}}
+        case ToolsStarted():
+            # OpenAI's run goes back in progress once its tool calls are answered; which calls now run is Salon's
+            # addition, in the run's metadata.
+            return {"id": event.run_id, "object": "thread.run", "status": "in_progress", "required_action": None,
+                    "metadata": {"step_id": event.step_id,
+                                 "tool_calls": [{"id": c.id, "status": c.status} for c in event.calls]}}
         case StepCompleted():
             data = {"id": event.step_id, "object": "thread.run.step", "run_id": event.run_id,
                     "type": "tool_calls", "status": event.status,

@@ -22,6 +22,7 @@ from salon.events import (
     RunFailed,
     StepCompleted,
     ToolCall,
+    ToolsStarted,
     ToolStatus,
 )
 from salon.ids import new_id
@@ -239,6 +240,7 @@ class Run:
                     if decision == "always" and self.approvals is not None:
                         self.approvals.remember(self.agent.id, call.server, call.tool)
                     calls[position] = replace(call, status="running")
+        yield ToolsStarted(self.id, step_id, tuple(calls))
         for position, call in enumerate(calls):
             if call.status != "running":
                 continue

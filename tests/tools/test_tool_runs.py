@@ -100,10 +100,12 @@ async def test_event_order_follows_openais_documented_sequence(config_dir, agent
         events = await drive(session.run("labbie", "Go."), ("once", "once"))
     order = names(events)
     # OpenAI's Assistants order: the message before the calls completes, then the tool_calls step is created and
-    # streams its deltas, the run requires action, the step completes with outputs, the next message follows.
+    # streams its deltas, the run requires action, then is in progress again once answered, the step completes
+    # with outputs, the next message follows.
     expected_shape = ["thread.run.created", "thread.message.created", "thread.message.delta",
                       "thread.message.completed", "thread.run.step.created", "thread.run.step.delta",
-                      "thread.run.requires_action", "thread.run.step.completed", "thread.message.created",
+                      "thread.run.requires_action", "thread.run.in_progress", "thread.run.step.completed",
+                      "thread.message.created",
                       "thread.message.delta", "thread.message.completed", "thread.run.completed"]
     collapsed = [n for i, n in enumerate(order) if i == 0 or n != order[i - 1]]
     assert collapsed == expected_shape

@@ -164,6 +164,28 @@ async def test_esc_while_a_tool_runs_stops_the_reply_and_says_so(config_dir, age
         assert row.status == "cancelled"
 
 
+async def test_a_call_the_users_config_allows_shows_running_while_it_runs(config_dir, agents_dir, data_dir,
+                                                                          ollama_server: OllamaServer, tools_model,
+                                                                          lab_log):
+    # No question is asked (approve = "auto"), so nothing but the run's own word says the call now runs: the row
+    # must not go on saying its arguments are still arriving while the tool works.
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    ollama_server.script(Scripted(text="Checking.", tool_calls=[{"name": "hang", "arguments": {}}]))
+    app = tools_app(config_dir, agents_dir, data_dir, ollama_server, "labbie",
+                    lab_server(lab_log, timeout=600, approve="auto"))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        await send(app, pilot, "Take your time")
+        await wait_for(pilot, lambda: bool(calls_made(lab_log)), timeout=ASK_TIMEOUT, what="the tool called")
+        await wait_for(pilot, lambda: "⟳ running…" in flat(app), timeout=ASK_TIMEOUT, what="the row running")
+        [row] = rows(app)
+        assert row.status == "running"
+        assert not app.screen_stack[1:]  # never asked
+        app.chat_screen.composer.focus()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.chat_screen.view.busy, timeout=ASK_TIMEOUT, what="the run stopped")
+
+
 async def test_allow_always_is_not_asked_again_for_this_agent(config_dir, agents_dir, data_dir,
                                                               ollama_server: OllamaServer, tools_model, lab_log):
     write_agent(agents_dir, "labbie", tools_model, ["lab.*"])

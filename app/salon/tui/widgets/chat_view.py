@@ -25,6 +25,7 @@ from salon.events import (
     StepCompleted,
     StepCreated,
     StepDelta,
+    ToolsStarted,
 )
 from salon.tui.records import MessageRecord
 from salon.tui.widgets.chat_log import ChatLog
@@ -297,7 +298,7 @@ class ChatView(Vertical):
                     live = LiveMessage(event, self.services.clock, self.services.palette,
                                        frame_interval=self.services.frame_interval)
                     await self.chat_log.append(live, record=False)
-                elif isinstance(event, StepCreated | StepDelta | RequiresAction | StepCompleted):
+                elif isinstance(event, StepCreated | StepDelta | RequiresAction | ToolsStarted | StepCompleted):
                     await tools.handle(event)
                 elif isinstance(event, MessageCompleted):
                     record = self.data.completed(event)

@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from salon.events import RequiresAction, RunCompleted, RunFailed, StepCompleted, StepCreated, StepDelta, ToolCall
+from salon.events import (
+    RequiresAction,
+    RunCompleted,
+    RunFailed,
+    StepCompleted,
+    StepCreated,
+    StepDelta,
+    ToolCall,
+    ToolsStarted,
+)
 from salon.tui.records import ToolPart
 from salon.tui.widgets.message import FinalMessage
 from salon.tui.widgets.tool_call import STATUS_TEXT, ToolCallRow
@@ -21,7 +30,7 @@ if TYPE_CHECKING:
     from salon.tui.screens.approval import ApprovalScreen, Decision
     from salon.tui.widgets.chat_view import ChatView
 
-ToolEvent = StepCreated | StepDelta | RequiresAction | StepCompleted
+ToolEvent = StepCreated | StepDelta | RequiresAction | ToolsStarted | StepCompleted
 
 UNFINISHED = ("streaming", "waiting", "running")
 
@@ -55,6 +64,10 @@ class ToolSteps:
             agent = self._steps.get(event.step_id, ("", self.view.agent.name))[1]
             self._asking.extend((call, agent) for call in event.calls)
             self._ask_next()
+        elif isinstance(event, ToolsStarted):
+            # Calls the user's config allows were never asked about: only this says they now run.
+            for call in event.calls:
+                (await self._row(event.step_id, call.id, call.server, call.tool)).update_call(call)
         elif isinstance(event, StepCompleted):
             for call in event.calls:
                 (await self._row(event.step_id, call.id, call.server, call.tool)).update_call(call)
