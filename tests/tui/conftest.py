@@ -113,6 +113,17 @@ def screen_lines(app: SalonApp) -> list[str]:
     return lines
 
 
+def status_line(app: SalonApp) -> str:
+    """The status line as the terminal shows it, found at its widget's row: the footer under it may fill in a frame
+    or more later on a loaded machine, so "the second line from the bottom" is not always it."""
+    from salon.tui.widgets.status import StatusLine
+
+    lines = screen_lines(app)
+    widget = app.screen.query_one(StatusLine)
+    assert len(lines) == app.size.height, "the screenshot lost a row"
+    return lines[widget.region.y]
+
+
 def screen_text(app: SalonApp) -> str:
     return "\n".join(screen_lines(app))
 

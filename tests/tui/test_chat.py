@@ -6,7 +6,7 @@ from textual.widgets import Markdown
 
 from salon.tui.widgets import ChatLog, Composer, FinalMessage, LiveMessage, ProgressLine, UserMessage
 from tests.servers.ollama import OllamaServer, Scripted
-from tests.tui.conftest import make_app, screen_text, send, settle, wait_for
+from tests.tui.conftest import make_app, screen_text, send, settle, status_line, wait_for
 
 
 async def test_welcome_view_shows_the_agents_welcome_until_the_first_message(server: OllamaServer, data_dir):
@@ -144,12 +144,12 @@ async def test_status_line_shows_agent_model_connection_and_live_rate(server: Ol
     app = make_app(server, data_dir, agent="socrates", clock=_TickingClock())
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        status = screen_text(app).splitlines()[-2]
+        status = status_line(app)
         assert "Socrates · llama3.2" in status
         assert f"Ollama http://{server.host} connected" in status
         await send(app, pilot, "go")
-        await wait_for(pilot, lambda: "tok/s" in screen_text(app).splitlines()[-2], what="a live rate")
-        assert "replying" in screen_text(app).splitlines()[-2]
+        await wait_for(pilot, lambda: "tok/s" in status_line(app), what="a live rate")
+        assert "replying" in status_line(app)
 
 
 class _TickingClock:

@@ -6,7 +6,7 @@ import threading
 
 from salon.tui.widgets import FinalMessage, LiveMessage
 from tests.servers.ollama import OllamaServer, Scripted
-from tests.tui.conftest import make_app, screen_lines, screen_text, send, settle, wait_for
+from tests.tui.conftest import make_app, screen_lines, screen_text, send, settle, status_line, wait_for
 
 PARAGRAPHS = [f"Paragraph {i:02d} " + " ".join(f"word{i}x{j}" for j in range(22)) + f" end{i:02d}."
               for i in range(25)]
@@ -252,7 +252,7 @@ async def test_the_model_picked_belongs_to_the_conversation_across_a_restart(ser
         await settle(again, pilot)
         await again.chat_screen.open_conversation(conversation_id)
         await settle(again, pilot)
-        assert "Assistant · qwen3" in screen_text(again).splitlines()[-2]
+        assert "Assistant · qwen3" in status_line(again)
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: len(server.requests) >= 2 and again.screen.query(FinalMessage)
                        and not again.chat_screen.view.busy, what="the regenerated reply")

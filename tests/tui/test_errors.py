@@ -8,7 +8,7 @@ from salon.tui.screens.confirm import ConfirmScreen
 from salon.tui.widgets import Banner, FinalMessage, UserMessage
 from tests.conftest import ClosedPort
 from tests.servers.ollama import OllamaServer, Scripted
-from tests.tui.conftest import make_app, screen_text, send, settle, wait_for
+from tests.tui.conftest import make_app, screen_text, send, settle, status_line, wait_for
 
 
 async def test_ollama_down_shows_a_banner_and_keeps_the_prompt(closed_port: ClosedPort, data_dir):
@@ -19,7 +19,7 @@ async def test_ollama_down_shows_a_banner_and_keeps_the_prompt(closed_port: Clos
         shown = screen_text(app)
         assert f"Cannot reach Ollama at http://{host}" in shown
         assert "ollama serve" in shown
-        assert "unreachable" in shown.splitlines()[-2]
+        assert "unreachable" in status_line(app)
         await send(app, pilot, "are you there?")
         await settle(app, pilot)
         assert app.chat_screen.composer.text == "are you there?"

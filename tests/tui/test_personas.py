@@ -6,7 +6,7 @@ from textual.widgets import OptionList
 
 from salon.tui.widgets import FinalMessage
 from tests.servers.ollama import OllamaServer, Scripted
-from tests.tui.conftest import make_app, screen_text, send, settle, wait_for
+from tests.tui.conftest import make_app, screen_text, send, settle, status_line, wait_for
 
 
 async def test_starting_with_an_agent_and_a_model(server: OllamaServer, data_dir):
@@ -14,7 +14,7 @@ async def test_starting_with_an_agent_and_a_model(server: OllamaServer, data_dir
     app = make_app(server, data_dir, agent="socrates", model="ollama/qwen3")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        await wait_for(pilot, lambda: "Socrates · qwen3" in screen_text(app).splitlines()[-2],
+        await wait_for(pilot, lambda: "Socrates · qwen3" in status_line(app),
                        what="the status line naming the persona and model")
         await send(app, pilot, "virtue")
         await settle(app, pilot)
@@ -41,7 +41,7 @@ async def test_ctrl_a_picks_the_persona_of_the_next_reply(server: OllamaServer, 
         assert options.get_option_at_index(options.highlighted).id == "plato"
         await pilot.press("enter")
         await pilot.pause()
-        assert "Plato · llama3.2" in screen_text(app).splitlines()[-2]
+        assert "Plato · llama3.2" in status_line(app)
         await send(app, pilot, "and you?")
         await settle(app, pilot)
         assert server.requests[-1]["messages"][0]["content"].startswith("Respond as though you were Plato")
@@ -83,7 +83,7 @@ async def test_model_picker_lists_the_hosts_models(server: OllamaServer, data_di
             await pilot.press(key)
         await pilot.press("enter")
         await pilot.pause()
-        assert "Assistant · qwen3" in screen_text(app).splitlines()[-2]
+        assert "Assistant · qwen3" in status_line(app)
         await send(app, pilot, "hi")
         await settle(app, pilot)
         assert server.requests[-1]["model"] == "qwen3"

@@ -11,7 +11,7 @@ import pytest
 
 from salon.tui.widgets import ConversationList
 from tests.conftest import ROOT, salon_env
-from tests.tui.conftest import make_app, screen_text
+from tests.tui.conftest import make_app, screen_text, status_line
 
 
 @pytest.fixture
@@ -29,10 +29,7 @@ async def test_the_window_is_usable_before_ollama_answers(silent_host: str, data
         await pilot.pause()
         shown = screen_text(app)
         assert "Ask Socrates" in shown
-        # The status line, found by what it says: the footer under it fills in a frame or more later when the
-        # machine is loaded, so its row is not fixed at the first frame.
-        status = [line for line in shown.splitlines() if "Socrates · llama3.2" in line]
-        assert status and "connecting…" in status[-1]
+        assert "connecting…" in status_line(app)
         await pilot.press("h", "i")
         assert app.chat_screen.composer.text == "hi"
         # The database opened after the first frame, without waiting for Ollama either.
