@@ -240,11 +240,12 @@ async def test_short_messages_fill_the_view_from_older_pages(server: OllamaServe
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await app.chat_screen.open_conversation("conv_0000")
-        log = app.chat_screen.view.chat_log
+        await settle(app, pilot)
         # Older pages mount a frame at a time until the view can scroll: waited for, not counted in frames (five
         # settles were not enough once on a loaded machine).
-        await wait_for(pilot, lambda: log.max_scroll_y > 0, timeout=60,
+        await wait_for(pilot, lambda: app.chat_screen.view.chat_log.max_scroll_y > 0, timeout=60,
                        what="enough mounted to fill the screen and scroll")
         await settle(app, pilot)
+        log = app.chat_screen.view.chat_log
         assert log.window[1] == 100
         assert "a99" in screen_text(app)
