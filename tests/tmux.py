@@ -71,6 +71,13 @@ class Tmux:
         return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", session], capture_output=True,
                               timeout=10, env=self.env).returncode == 0
 
+    def wait_gone(self, session: str, timeout: float = 10) -> bool:
+        """Wait for the session's program to exit; whether it did."""
+        deadline = time.monotonic() + timeout
+        while self.alive(session) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return not self.alive(session)
+
     def pid(self, session: str) -> int:
         return int(self.tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
 

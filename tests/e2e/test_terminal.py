@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -34,10 +33,7 @@ def test_type_a_prompt_and_read_the_final_message(terminal, ollama_server: Ollam
     assert "What is virtue?" in screen
     assert ollama_server.requests[-1]["messages"][-1] == {"role": "user", "content": "What is virtue?"}
     term.press("salon", "C-q")
-    deadline = time.monotonic() + 10
-    while term.alive("salon") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not term.alive("salon"), "ctrl+q quits"
+    assert term.wait_gone("salon"), "ctrl+q quits"
     # Kept on disk by the process that just quit.
     with Store.open(data_dir) as store:
         [conversation] = store.conversations()

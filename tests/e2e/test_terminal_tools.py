@@ -49,10 +49,7 @@ def test_approve_a_tool_call_in_the_terminal(terminal, ollama_server: OllamaServ
     screen = term.wait_for("salon", "It is late evening in Tokyo.", "✓ result", timeout=60, what="the answer")
     assert "⚙ time · get_current_time" in screen
     term.press("salon", "C-q")
-    deadline = time.monotonic() + 10
-    while term.alive("salon") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not term.alive("salon"), "ctrl+q quits"
+    assert term.wait_gone("salon"), "ctrl+q quits"
     with Store.open(data_dir) as store:
         [conversation] = store.conversations()
         reply = store.messages(conversation.id)[1]
