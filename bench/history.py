@@ -46,7 +46,7 @@ def fill(data_dir: Path, messages: int) -> str:
 
 async def open_and_measure(data_dir: Path, conversation_id: str) -> dict[str, float]:
     from salon.api import Session
-    from salon.config import Config
+    from salon.config.read import Config
     from salon.tui.app import SalonApp
     from salon.tui.widgets.message import MessageBox
 

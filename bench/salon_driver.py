@@ -19,7 +19,7 @@ async def until(condition, interval: float = 0.005) -> None:
 
 async def drive_salon(server: ServerProcess, m: Measurement, text: str, key_timing: type) -> None:
     from salon.api import Session
-    from salon.config import Config
+    from salon.config.read import Config
     from salon.tui.app import SalonApp
     from salon.tui.widgets.markdown_body import MarkdownBody
     from salon.tui.widgets.message import FinalMessage

@@ -73,7 +73,7 @@ def imports_at_first_frame(env: dict[str, str]) -> dict[str, object]:
         "    async with app.run_test(size=(120, 40)) as pilot:\n"
         "        await pilot.pause()\n"
         "        mods = set(sys.modules)\n"
-        "    print(len(mods), 'litellm' in mods, 'salon.providers.cloud' in mods)\n"
+        "    print(len(mods), 'litellm' in mods, 'salon.providers.cloud.provider' in mods)\n"
         "asyncio.run(main())\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env},

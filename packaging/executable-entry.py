@@ -2,7 +2,7 @@
 
 import sys
 
-from salon.cli import main
+from salon.cli.dispatch import main
 
 if __name__ == "__main__":
     sys.exit(main())

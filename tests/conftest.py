@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from salon.config import Config
+from salon.config.read import Config
 from tests.servers.ollama import OllamaServer
 from tests.servers.openai import OpenAIServer
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from salon.agents import default_directories, load_agents
+from salon.agents.definition import default_directories, load_agents
 from salon.store import Store
 from tests.agent_folders import DOCS_METADATA, SOCRATES_THEN_PLATO, local_metadata, write_folder
 from tests.conftest import ROOT, run_salon, salon_env

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from salon.agent_metadata import model_ref
-from salon.agents import default_directories, load_agents
+from salon.agents.definition import default_directories, load_agents
+from salon.agents.hub import model_ref
 from salon.errors import AgentFileError
 from tests.agent_folders import DOCS_METADATA, SOCRATES_THEN_PLATO, local_metadata, write_folder
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from salon.agents import load_agents
+from salon.agents.definition import load_agents
 from tests.test_agents import write
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from salon import locations
-from salon.agents import load_agents
+from salon.agents.definition import load_agents
 from tests.conftest import run_salon
 
 

@@ -40,7 +40,7 @@ async def test_ask_raises_the_typed_error_a_caller_can_catch(ollama_server):
 
 
 async def test_ask_raises_server_unreachable_when_ollama_is_down(closed_port):
-    from salon.config import Config
+    from salon.config.read import Config
 
     with pytest.raises(ServerUnreachable, match="cannot reach Ollama"):
         await salon.ask("assistant", "hi", config=Config(ollama_host=closed_port.host, connect_timeout=2.0))
@@ -80,7 +80,7 @@ def test_importing_salon_loads_nothing_heavy():
 
 def test_salon_ask_stays_the_function_after_the_cli_is_imported():
     # The package once had a submodule named `ask`: importing it replaced the `salon.ask` function.
-    import salon.cli
-    from salon import ask_command  # noqa: F401
+    import salon.cli.dispatch
+    from salon.cli import ask as ask_command  # noqa: F401
 
     assert callable(salon.ask) and salon.ask.__module__ == "salon.api"

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from salon import locations
-from salon.agents import Agent, Step, load_agents
+from salon.agents.definition import Agent, Step, load_agents
 from salon.api import Session
-from salon.ask_command import usage_line
-from salon.config import Config, ProviderSettings, load_config
+from salon.cli.ask import usage_line
+from salon.config.read import Config, ProviderSettings, load_config
 from salon.events import (
     Event,
     MessageCompleted,
@@ -31,8 +31,8 @@ from salon.events import (
     to_openai,
 )
 from salon.providers import ChatMessage, Providers
-from salon.providers.cloud import NO_KEY, CloudProvider, import_litellm_async
-from salon.runner import Run
+from salon.providers.cloud.provider import NO_KEY, CloudProvider, import_litellm_async
+from salon.runner.run import Run
 from tests.servers.openai import CONTEXT_TOO_LONG, OpenAIServer, Scripted, remote_requests, script_remote
 
 KEY = "sk-salon-test-4f9c2a7e1b"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from salon.config import DEFAULT_OLLAMA_HOST, Config, load_config, normalise_host
+from salon.config.read import DEFAULT_OLLAMA_HOST, Config, load_config, normalise_host
 
 
 @pytest.mark.parametrize(("given", "url"), [

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from salon.api import Session
-from salon.config import Config
+from salon.config.read import Config
 from salon.events import MessageCompleted, MessageDelta, RunCompleted
 from salon.reply import Reply
 from salon.store import Exchange, Store, StoreError, sent_to_model

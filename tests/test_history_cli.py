@@ -10,7 +10,7 @@ import pytest
 
 from salon.reply import Reply, Usage
 from salon.store import SCHEMA_VERSION, Conversation, Store
-from salon.transcript import TranscriptError, read_json, write_json, write_markdown
+from salon.store.transcript import TranscriptError, read_json, write_json, write_markdown
 from tests.conftest import run_salon
 
 

@@ -165,7 +165,7 @@ def test_listing_agents_and_cloud_models_loads_no_cloud_code(tmp_path: Path, clo
     listed, agents_report = probe(tmp_path, "agents", "list")
     models, picker_report = probe(tmp_path, code='''
         import asyncio
-        from salon.config import load_config
+        from salon.config.read import load_config
         from salon.providers import Providers
 
         async def main():
@@ -185,7 +185,8 @@ def test_listing_agents_and_cloud_models_loads_no_cloud_code(tmp_path: Path, clo
 
 
 def test_importing_the_cloud_provider_module_loads_no_cloud_code(tmp_path: Path) -> None:
-    done, report = probe(tmp_path, code="import salon, salon.api, salon.runner, salon.providers.cloud, salon.tools")
+    done, report = probe(tmp_path, code="import salon, salon.api, salon.runner.run, salon.providers.cloud.provider, "
+                                             "salon.tools")
 
     assert done.returncode == 0, done.stderr
     assert cloud_loaded(report) == []
@@ -248,7 +249,7 @@ def test_salon_serve_alone_loads_the_web_stack_and_no_cloud_code(tmp_path: Path)
     # The control for the web checks above: the probe sees Starlette and uvicorn once `salon serve` loads them.
     done, report = probe(tmp_path, code="""
         import os, signal, sys, threading, time
-        from salon.cli import main
+        from salon.cli.dispatch import main
 
         def stop_once_serving():
             deadline = time.monotonic() + 60
@@ -271,7 +272,7 @@ def test_salon_serve_alone_loads_the_web_stack_and_no_cloud_code(tmp_path: Path)
 def test_litellm_is_imported_off_the_event_loop_which_keeps_running(tmp_path: Path) -> None:
     done, report = probe(tmp_path, code='''
         import asyncio, json, sys, time
-        from salon.providers.cloud import import_litellm_async
+        from salon.providers.cloud.provider import import_litellm_async
 
         async def main():
             loop = asyncio.get_running_loop()
@@ -318,7 +319,7 @@ def test_listing_gguf_models_reads_their_headers_and_loads_no_engine(tmp_path: P
 
 
 def test_importing_the_gguf_provider_loads_no_engine(tmp_path: Path) -> None:
-    done, report = probe(tmp_path, code="import salon.providers.gguf, salon.providers.gguf_locate")
+    done, report = probe(tmp_path, code="import salon.providers.gguf.provider, salon.providers.gguf.locate")
 
     assert done.returncode == 0, done.stderr
     assert engine_loaded(report) == []

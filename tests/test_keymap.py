@@ -12,8 +12,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.widgets import Static
 
-from salon.config import load_config
-from salon.keymap import (
+from salon.config.keymap import (
     SWALLOWED_KEYS,
     BindingInfo,
     check_keymap,
@@ -24,6 +23,7 @@ from salon.keymap import (
     normalise_key,
     swallowed,
 )
+from salon.config.read import load_config
 
 
 class Log(Static, can_focus=True):

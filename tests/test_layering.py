@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "app" / "salon"
 
 def faces() -> list[Path]:
     return [*sorted((PACKAGE / "tui").rglob("*.py")), *sorted((PACKAGE / "serve").rglob("*.py")),
-            PACKAGE / "cli.py", *sorted(PACKAGE.glob("*_command*.py"))]
+            *sorted((PACKAGE / "cli").rglob("*.py"))]
 
 
 def test_no_face_imports_a_provider():

@@ -13,8 +13,8 @@ from types import ModuleType
 
 import pytest
 
-from salon import cli
 from salon.__about__ import __version__
+from salon.cli import dispatch as cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "packaging" / "make-manpage.py"

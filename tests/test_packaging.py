@@ -126,7 +126,7 @@ def test_sdist_carries_the_source_agents_and_themes(dists: Dists) -> None:
         names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
     assert {f"agents/{f}" for f in AGENT_FILES} <= names
     assert {f"themes/{f}" for f in THEME_FILES} <= names
-    assert {"pyproject.toml", "README.md", "app/salon/__about__.py", "app/salon/cli.py"} <= names
+    assert {"pyproject.toml", "README.md", "app/salon/__about__.py", "app/salon/cli/dispatch.py"} <= names
     assert not [n for n in names if n.startswith(".venv/") or "__pycache__" in n or n.endswith(".pyc")]
 
 
@@ -291,7 +291,7 @@ def test_install_desktop_puts_entry_icon_and_manual_in_xdg_data_home_and_removes
     # Where pipx or uv would put the command: a script whose interpreter has salon's dependencies.
     salon = tmp_path / "my tools" / "salon"
     salon.parent.mkdir()
-    salon.write_text(f"#!{sys.executable}\nfrom salon.cli import main\n")
+    salon.write_text(f"#!{sys.executable}\nfrom salon.cli.dispatch import main\n")
     salon.chmod(0o755)
     env = {**os.environ, "XDG_DATA_HOME": str(data), "SALON_EXEC": str(salon)}
     script = str(PACKAGING / "install-desktop.sh")

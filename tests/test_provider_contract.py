@@ -25,16 +25,16 @@ from typing import Any
 
 import pytest
 
-from salon.agents import Agent, Step
-from salon.config import Config, ProviderSettings
+from salon.agents.definition import Agent, Step
+from salon.config.read import Config, ProviderSettings
 from salon.errors import ProviderError, ServerBusy, StreamInterrupted, StreamStalled, ToolsUnsupported
 from salon.events import Event, MessageCompleted, MessageDelta, RunCancelled, RunCompleted, RunFailed
 from salon.providers import ChatMessage, CompletionRequest, Provider
 from salon.providers.base import ToolRequest, ToolSpec
-from salon.providers.cloud import CloudProvider
+from salon.providers.cloud.provider import CloudProvider
 from salon.providers.ollama import OllamaProvider
 from salon.reply import Chunk, ReplyBuilder
-from salon.runner import Run
+from salon.runner.run import Run
 from tests.conftest import ClosedPort
 from tests.servers import ollama as ollama_wire
 from tests.servers import openai as openai_wire
@@ -375,7 +375,7 @@ async def live(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
                tmp_path: Path) -> AsyncIterator[LiveHarness]:
     monkeypatch.setenv("OPENAI_API_KEY", CLOUD_KEY)
     if request.param == "gguf":
-        from salon.providers.gguf import GgufProvider
+        from salon.providers.gguf.provider import GgufProvider
         from tests.gguf.model import require_engine
 
         require_engine()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from salon.agents import default_directories, load_agents
+from salon.agents.definition import default_directories, load_agents
 from salon.api import Session
 from salon.events import (
     MessageCompleted,
@@ -20,7 +20,7 @@ from salon.events import (
     RunCreated,
     RunFailed,
 )
-from salon.python_run import AgentCodeError, PythonRun
+from salon.runner.python_agent import AgentCodeError, PythonRun
 from tests.agent_folders import SOCRATES_THEN_PLATO, local_metadata, write_folder
 from tests.servers.ollama import OllamaServer, Scripted
 
@@ -208,7 +208,8 @@ async def test_a_failed_completion_the_agent_lets_through_fails_the_run_with_the
 
 
 async def test_the_documents_own_import_line_is_answered_with_the_one_to_write(config, config_dir, ollama_server):
-    original = SOCRATES_THEN_PLATO.replace("from salon.agent_env import", "from nearai.agents.environment import")
+    original = SOCRATES_THEN_PLATO.replace("from salon.agent_env import",
+                                           "from nearai.agents.environment import")
     user_folder(config_dir, "hub-import", program=original)
     async with Session(config, load_agents(default_directories())) as session:
         events = await events_of(session, "hub-import")

@@ -18,7 +18,7 @@ from salon.events import (
     to_openai,
 )
 from salon.providers import ChatMessage
-from salon.runner import Run
+from salon.runner.run import Run
 from tests.servers.ollama import Scripted
 
 
@@ -137,7 +137,7 @@ async def test_a_failure_keeps_the_partial_text_and_fails_the_run(session, ollam
 
 
 async def test_server_down_fails_the_run_with_the_host_named(ollama_server):
-    from salon.config import Config
+    from salon.config.read import Config
 
     async with Session(Config(ollama_host="127.0.0.1:9")) as session:
         events = await events_of(session.run("assistant", "hi"))

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from salon.config import Config, load_config
-from salon.errors import ConfigError
-from salon.settings import (
+from salon.config.read import Config, load_config
+from salon.config.write import (
     SETTINGS,
     commented_defaults,
     save_keymap,
@@ -20,6 +19,7 @@ from salon.settings import (
     update_config,
     write_private_file,
 )
+from salon.errors import ConfigError
 
 
 def mode(path: Path) -> int:
@@ -266,8 +266,8 @@ def test_a_missing_config_is_silent_defaults(config_file):
 
 
 def test_the_configuration_docs_name_every_setting_variable_and_swallowed_key():
-    from salon.keymap import SWALLOWED_KEYS
-    from salon.themes import SALON_VARIABLES
+    from salon.config.keymap import SWALLOWED_KEYS
+    from salon.tui.themes import SALON_VARIABLES
     from tests.conftest import ROOT
 
     docs = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from salon.agents import Agent, Step
+from salon.agents.definition import Agent, Step
 from salon.api import Session
-from salon.config import Config
+from salon.config.read import Config
 from salon.events import MessageCompleted, MessageCreated, MessageDelta, RunCompleted, RunCreated
 from salon.providers import ChatMessage
 from salon.reply import Reply, Usage
@@ -466,7 +466,7 @@ def test_secrets_are_redacted_before_anything_is_written(data_dir: Path) -> None
 
 
 def test_secret_values_come_from_the_environment_and_config(config_dir: Path) -> None:
-    from salon.config import parse_config
+    from salon.config.read import parse_config
 
     config = parse_config({"providers": {
         "openai": {"api_key_env": "MY_LLM_CRED"},

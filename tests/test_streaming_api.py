@@ -13,7 +13,7 @@ from types import MappingProxyType
 import pytest
 
 import salon
-from salon.config import Config, ProviderSettings
+from salon.config.read import Config, ProviderSettings
 from salon.errors import ModelNotFound, SalonError, StreamInterrupted
 from salon.reply import Usage
 from salon.streaming import StreamChunk, StreamingResponse, StreamInterruptedError
@@ -257,7 +257,7 @@ def test_the_guides_agent_spelling_builds_on_the_default_agent(ollama_server: Ol
     assert request["model"] == "qwen3"
     assert request["messages"][0] == {"role": "system", "content": "Answer in one word."}
     # salon.Agent is still the agent definition every other part of Salon uses.
-    assert salon.Agent is salon.agents.Agent and handle.definition.__class__ is salon.Agent
+    assert salon.Agent is salon.agents.definition.Agent and handle.definition.__class__ is salon.Agent
 
 
 async def test_an_agent_set_not_to_stream_gives_one_final_chunk(ollama_server: OllamaServer) -> None:
@@ -319,7 +319,7 @@ async def test_every_face_asks_a_server_that_cannot_stream_for_whole_replies(ope
 
 
 def test_config_toml_marks_a_server_that_cannot_stream(config_dir) -> None:
-    from salon.config import load_config
+    from salon.config.read import load_config
 
     (config_dir / "config.toml").write_text('[providers.local]\napi_base = "http://127.0.0.1:1234/v1"\n'
                                             'stream = false\n[providers.other]\nstream = "no"\n')

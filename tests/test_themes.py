@@ -13,7 +13,7 @@ from textual.theme import BUILTIN_THEMES
 from textual.widgets import Static
 
 from salon import locations
-from salon.themes import (
+from salon.tui.themes import (
     DEFAULT_THEME,
     READABLE_CONTRAST,
     SALON_VARIABLES,
@@ -226,7 +226,7 @@ async def test_user_themes_add_to_and_override_bundled_and_builtin_ones(config_d
 
 def test_importing_salon_themes_keymap_and_settings_loads_no_textual():
     # `import textual.theme` costs as much as `import textual.app` (~0.15 s): it must wait until a theme is built.
-    code = ("import sys, salon.themes, salon.keymap, salon.settings, salon.config_commands;"
+    code = ("import sys, salon.tui.themes, salon.config.keymap, salon.config.write, salon.cli.config;"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'litellm')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=salon_env(),
                             cwd=ROOT, timeout=30)

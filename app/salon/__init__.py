@@ -12,7 +12,7 @@ from salon._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from salon.agent_handle import StreamingAgent, agent, supports_streaming
-    from salon.agents import Agent, load_agents
+    from salon.agents.definition import Agent, load_agents
     from salon.api import Session, ask, run, stream_text
     from salon.reply import Reply
     from salon.streaming import StreamChunk, StreamingResponse, StreamInterruptedError
@@ -21,8 +21,8 @@ __all__ = ["Agent", "Reply", "Session", "StreamChunk", "StreamInterruptedError",
            "__version__", "agent", "ask", "load_agents", "run", "stream_text", "supports_streaming"]
 
 _LAZY = {
-    "Agent": "salon.agents",
-    "load_agents": "salon.agents",
+    "Agent": "salon.agents.definition",
+    "load_agents": "salon.agents.definition",
     "Session": "salon.api",
     "ask": "salon.api",
     "run": "salon.api",

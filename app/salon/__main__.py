@@ -1,5 +1,5 @@
 import sys
 
-from salon.cli import main
+from salon.cli.dispatch import main
 
 sys.exit(main())

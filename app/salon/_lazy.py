@@ -8,7 +8,8 @@ from typing import Any
 
 
 def lazy_exports(package: str, modules: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` that finds each exported name in its module (``"salon.agents"``) when first used."""
+    """A module ``__getattr__`` that finds each exported name in its module (``"salon.agents.definition"``)
+    when first used."""
 
     def __getattr__(name: str) -> Any:
         if name in modules:

@@ -2,7 +2,7 @@
 
 ``salon.agent("socrates")`` wraps an agent of the catalog; ``Agent(name=…, model=…, instructions=…)`` (the guides'
 spelling, importable as ``salon.streaming.Agent``) builds one on the default agent. ``salon.Agent`` stays the
-agent definition it always was (docs/decisions.md). Each stream is a :class:`~salon.runner.Run` asked of a
+agent definition it always was (docs/decisions.md). Each stream is a :class:`~salon.runner.run.Run` asked of a
 :class:`~salon.api.Session`, turned into chunks by :func:`salon.streaming.chunks_from_events`.
 """
 
@@ -16,17 +16,17 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from salon.agents import Agent as AgentDefinition
-from salon.agents import AgentCatalog, default_directories, load_agents
+from salon.agents.definition import Agent as AgentDefinition
+from salon.agents.definition import AgentCatalog, default_directories, load_agents
+from salon.agents.params import GENERATION_PARAMS, refusal
 from salon.api import ChatMessage, Session, answering
-from salon.config import Config, load_config
+from salon.config.read import Config, load_config
+from salon.config.tomlfile import describe, is_of
 from salon.errors import SalonError
 from salon.events import ToolCall
-from salon.params import GENERATION_PARAMS, refusal
 from salon.refs import is_ollama
-from salon.runner import Decision, Run
+from salon.runner.run import Decision, Run
 from salon.streaming import StreamChunk, StreamingResponse, chunks_from_events
-from salon.tomlfile import describe, is_of
 
 __all__ = ["Agent", "AgentStream", "StreamingAgent", "SyncStream", "agent", "supports_streaming"]
 

@@ -7,13 +7,13 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from salon.agents import Agent, AgentCatalog, default_directories, load_agents
-from salon.config import Config, load_config
+from salon.agents.definition import Agent, AgentCatalog, default_directories, load_agents
+from salon.config.read import Config, load_config
 from salon.errors import SalonError
 from salon.events import Event, MessageCompleted, MessageDelta, RequiresAction, RunFailed, ToolCall
 from salon.providers import ChatMessage, ModelInfo, Providers, bare_model, is_gguf, is_ollama
 from salon.reply import Reply
-from salon.runner import Decision, Run
+from salon.runner.run import Decision, Run
 
 if TYPE_CHECKING:
     from salon.tools.approvals import Approvals
@@ -106,7 +106,7 @@ class Session:
         chosen = self.agent(agent, model)
         if chosen.program is not None:
             # Its agent.py writes the messages; the run it gets has the same events, so no face knows the difference.
-            from salon.python_run import PythonRun
+            from salon.runner.python_agent import PythonRun
 
             return PythonRun(chosen, messages, self.providers, stream=stream, clock=clock)
         if not chosen.uses_tools:
@@ -170,7 +170,7 @@ class Session:
         """Load now, off the event loop, what the first reply of these models would wait for (litellm)."""
         if all(is_ollama(ref) or is_gguf(ref) for ref in refs):
             return
-        from salon.providers.cloud import import_litellm_async
+        from salon.providers.cloud.provider import import_litellm_async
 
         with suppress(Exception):  # not installed, or broken: the reply itself says so, with a way out
             await import_litellm_async()

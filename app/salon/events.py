@@ -165,7 +165,7 @@ class StepDelta:
 
 @dataclass(frozen=True, slots=True)
 class RequiresAction:
-    """The run waits for :meth:`salon.runner.Run.decide` on each of ``calls``."""
+    """The run waits for :meth:`salon.runner.run.Run.decide` on each of ``calls``."""
 
     run_id: str
     step_id: str

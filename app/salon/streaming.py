@@ -6,7 +6,7 @@ snippets run against Salon with their imports changed to this module::
 
     from salon.streaming import Agent, StreamingResponse, StreamInterruptedError
 
-Every chunk is made from the events of a :class:`salon.runner.Run` (:func:`chunks_from_events`), the same events
+Every chunk is made from the events of a :class:`salon.runner.run.Run` (:func:`chunks_from_events`), the same events
 the TUI, ``salon ask`` and ``salon serve`` consume; nothing here talks to a provider. The agent handle itself lives
 in :mod:`salon.agent_handle` and is imported from here on first use, so this module stays light.
 """

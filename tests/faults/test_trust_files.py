@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from salon.api import Session
-from salon.config import load_config
+from salon.config.read import load_config
 from salon.store import REDACTED
 from salon.tui.app import SalonApp
 from salon.tui.widgets import FinalMessage

@@ -16,9 +16,9 @@ from types import MappingProxyType
 
 import pytest
 
-from salon.config import Config, ProviderSettings
+from salon.config.read import Config, ProviderSettings
 from salon.providers.base import ChatMessage, CompletionRequest
-from salon.providers.cloud import CloudProvider
+from salon.providers.cloud.provider import CloudProvider
 from tests.conftest import ClosedPort
 from tests.faults.conftest import ENV_KEY, Home, salon
 from tests.servers._http import LoopbackServer
@@ -184,7 +184,7 @@ def test_userinfo_in_the_host_is_sent_as_basic_auth_and_never_shown_or_kept(
 async def test_the_status_line_shows_the_host_without_its_password(home: Home, closed_port: ClosedPort,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from salon.api import Session
-    from salon.config import load_config
+    from salon.config.read import load_config
     from salon.tui.app import SalonApp
     from tests.tui.conftest import screen_text, settle
 

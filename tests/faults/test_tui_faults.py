@@ -17,7 +17,7 @@ from textual import events
 from textual.pilot import Pilot
 
 from salon.api import Session
-from salon.config import load_config
+from salon.config.read import load_config
 from salon.tui.app import SalonApp
 from salon.tui.widgets import Banner, FinalMessage, LiveMessage, UserMessage
 from tests.conftest import ClosedPort

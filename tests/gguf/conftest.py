@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from salon.providers.gguf import GgufProvider
+from salon.providers.gguf.provider import GgufProvider
 from tests.gguf.model import require_engine
 
 

@@ -11,7 +11,7 @@ import shutil
 import struct
 from pathlib import Path
 
-from salon.providers.gguf_file import _Reader
+from salon.providers.gguf.file import _Reader
 
 _STRING = 8
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from salon.errors import ModelFileError, ModelNotFound
-from salon.providers.gguf_file import read_header
-from salon.providers.gguf_locate import local_models, ollama_blob, resolve
+from salon.providers.gguf.file import read_header
+from salon.providers.gguf.locate import local_models, ollama_blob, resolve
 
 
 def cut(source: Path, to: Path, size: int) -> Path:

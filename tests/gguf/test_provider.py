@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from salon.agents import Agent, Step
+from salon.agents.definition import Agent, Step
 from salon.errors import (
     ContextTooLong,
     ModelFileError,
@@ -26,9 +26,9 @@ from salon.errors import (
 from salon.events import MessageCompleted, MessageDelta, RunCancelled
 from salon.providers import ChatMessage, CompletionRequest
 from salon.providers.base import ToolSpec
-from salon.providers.gguf import GgufProvider
+from salon.providers.gguf.provider import GgufProvider
 from salon.reply import Chunk, ReplyBuilder
-from salon.runner import Run
+from salon.runner.run import Run
 
 PROMPT = (ChatMessage("system", "Be brief."), ChatMessage("user", "Say hello"))
 
@@ -249,7 +249,7 @@ GEMMA_TEMPLATE = (
 
 async def test_the_files_own_chat_template_is_used_where_it_has_one(gguf: GgufProvider, models_dir: Path,
                                                                     model_file: Path, tmp_path: Path) -> None:
-    from salon.providers.gguf_file import read_header
+    from salon.providers.gguf.file import read_header
     from tests.gguf.templated import with_chat_template
 
     templated = with_chat_template(model_file, models_dir / "templated.gguf", GEMMA_TEMPLATE)

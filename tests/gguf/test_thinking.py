@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from salon.providers.gguf_thinking import ThinkingSplitter
+from salon.providers.gguf.thinking import ThinkingSplitter
 
 
 def split(pieces: list[str]) -> tuple[str, str]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from salon.agents import load_agents
+from salon.agents.definition import load_agents
 from salon.api import Session
-from salon.config import load_config
+from salon.config.read import load_config
 from tests.conftest import ROOT
 
 LAB = ROOT / "tests" / "servers" / "mcp_tools.py"

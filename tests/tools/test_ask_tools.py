@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from salon.config import load_config
+from salon.config.read import load_config
 from salon.store import Store
 from tests.conftest import run_salon
 from tests.hostile import ESCAPES, MARKUP, pty_forbidden

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from salon.config import load_config
+from salon.config.read import load_config
 from tests.conftest import run_salon
 
 GOOD = '[mcp_servers.time]\ncommand = "uvx"\nargs = ["mcp-server-time"]\n'

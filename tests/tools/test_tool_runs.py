@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from salon.config import load_config
+from salon.config.read import load_config
 from salon.events import (
     MessageCompleted,
     MessageCreated,
@@ -406,7 +406,7 @@ async def test_a_server_that_died_is_started_again_for_the_next_call(config_dir,
 async def test_the_python_api_denies_unless_told_and_runs_what_decide_allows(config_dir, ollama_server,
                                                                               tools_model, lab_log):
     import salon
-    from salon.config import load_config
+    from salon.config.read import load_config
 
     (config_dir / "agents").mkdir()
     write_agent(config_dir / "agents", "labbie", tools_model, ["lab.*"])
@@ -423,7 +423,7 @@ async def test_the_python_api_denies_unless_told_and_runs_what_decide_allows(con
 async def test_the_guides_stream_denies_unless_told_and_runs_what_decide_allows(config_dir, ollama_server,
                                                                                tools_model, lab_log):
     import salon
-    from salon.config import load_config
+    from salon.config.read import load_config
 
     (config_dir / "agents").mkdir()
     write_agent(config_dir / "agents", "labbie", tools_model, ["lab.*"])

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from salon.agents import load_agents
+from salon.agents.definition import load_agents
 from salon.api import Session
-from salon.config import Config
+from salon.config.read import Config
 from salon.tui.app import SalonApp
 from tests.servers.ollama import OllamaServer
 

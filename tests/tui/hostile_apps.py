@@ -9,11 +9,11 @@ from pathlib import Path
 import tomli_w
 from textual.pilot import Pilot
 
-from salon.agents import load_agents
+from salon.agents.definition import load_agents
 from salon.api import Session
-from salon.config import Config
+from salon.config.read import Config
 from salon.store import Store
-from salon.transcript import import_json
+from salon.store.transcript import import_json
 from salon.tui.app import SalonApp
 from tests.hostile import forbidden
 from tests.servers.ollama import OllamaServer

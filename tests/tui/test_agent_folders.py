@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from salon.agents import default_directories, load_agents
+from salon.agents.definition import default_directories, load_agents
 from salon.api import Session
-from salon.config import Config
+from salon.config.read import Config
 from salon.store import Store
 from salon.tui.app import SalonApp
 from salon.tui.widgets import FinalMessage, LiveMessage, ProgressLine

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from textual.widgets import Markdown
 
-from salon.agents import load_agents
+from salon.agents.definition import load_agents
 from salon.api import Session
-from salon.config import load_config
-from salon.providers.cloud import litellm_loaded
+from salon.config.read import load_config
+from salon.providers.cloud.provider import litellm_loaded
 from salon.tui.app import SalonApp
 from salon.tui.widgets import FinalMessage, LiveMessage
 from tests.servers.ollama import OllamaServer

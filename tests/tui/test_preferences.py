@@ -10,9 +10,9 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from salon.agents import load_agents
+from salon.agents.definition import load_agents
 from salon.api import Session
-from salon.config import load_config
+from salon.config.read import load_config
 from salon.tui.app import SalonApp
 from tests.servers.ollama import OllamaServer, Scripted
 from tests.tui.conftest import ROOT, ManualClock, screen_text, send, settle, wait_for

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from salon.agents import load_agents
+from salon.agents.definition import load_agents
 from salon.api import Session
-from salon.config import load_config
+from salon.config.read import load_config
 from salon.tui.app import SalonApp
 from salon.tui.screens.approval import ApprovalScreen
 from salon.tui.widgets.tool_call import ToolCallRow

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from salon.config import Config, gguf_folders
+from salon.config.read import Config, gguf_folders
 from salon.providers.base import ChatMessage, CompletionRequest, ModelInfo, Provider
 from salon.refs import bare_model, is_gguf, is_ollama, split_ref
 
 if TYPE_CHECKING:
-    from salon.providers.gguf import GgufProvider
+    from salon.providers.gguf.provider import GgufProvider
     from salon.providers.ollama import OllamaProvider
 
 __all__ = ["ChatMessage", "CompletionRequest", "ModelInfo", "Provider", "Providers", "bare_model", "is_gguf",
@@ -33,7 +33,7 @@ class Providers:
 
     def ollama(self) -> OllamaProvider:
         if self._ollama is None:
-            from salon.config import ollama_endpoint
+            from salon.config.read import ollama_endpoint
             from salon.providers.ollama import OllamaProvider
 
             self._ollama = OllamaProvider(ollama_endpoint(self.config), self.config.connect_timeout,
@@ -42,14 +42,14 @@ class Providers:
 
     def cloud(self) -> Provider:
         if self._cloud is None:
-            from salon.providers.cloud import CloudProvider
+            from salon.providers.cloud.provider import CloudProvider
 
             self._cloud = CloudProvider(self.config)
         return self._cloud
 
     def gguf(self) -> GgufProvider:
         if self._gguf is None:
-            from salon.providers.gguf import GgufProvider  # llama-cpp-python itself loads only to answer
+            from salon.providers.gguf.provider import GgufProvider  # llama-cpp-python itself loads only to answer
 
             self._gguf = GgufProvider(gguf_folders(self.config))
         return self._gguf

@@ -8,7 +8,7 @@ Ollama's ``/api/chat`` streams every model. A cloud model streams unless the use
 
 from __future__ import annotations
 
-from salon.config import Config
+from salon.config.read import Config
 from salon.refs import is_ollama
 
 
@@ -20,7 +20,7 @@ def streams_natively(config: Config, ref: str) -> bool:
     settings = config.providers.get(prefix) if slash else None
     if settings is not None and not settings.stream:
         return False
-    from salon.providers.litellm_loader import import_litellm
+    from salon.providers.cloud.litellm_loader import import_litellm
 
     litellm = import_litellm()
     if not slash:

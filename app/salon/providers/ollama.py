@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from salon.config import OllamaEndpoint, parse_host
+from salon.config.read import OllamaEndpoint, parse_host
 from salon.errors import (
     BadRequest,
     ModelNotFound,
@@ -34,7 +34,7 @@ from salon.reply import Chunk, ToolCallPiece, Usage
 def _import_ollama() -> ModuleType:
     # `import ollama` builds a module-level client from OLLAMA_HOST and raises ValueError from inside the import
     # for a value it cannot parse (127.0.0.1:99999, " 127.0.0.1:11434 "), even when config.toml names a good host.
-    # Salon never uses that client and checks the variable itself (salon.config.parse_host), so the import runs
+    # Salon never uses that client and checks the variable itself (salon.config.read.parse_host), so the import runs
     # without it.
     if "ollama" in sys.modules:
         return sys.modules["ollama"]

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from salon.api import Session
 from salon.errors import SalonError, UnknownAgent
-from salon.runner import DECISIONS, Decision
+from salon.runner.run import DECISIONS, Decision
 from salon.serve import page, payloads
 from salon.serve.auth import Guard
 from salon.serve.recording import Threads

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from salon.agents import Agent
+from salon.agents.definition import Agent
 from salon.events import Event, MessageCompleted, MessageCreated, MessageDelta, to_openai
 from salon.store import Conversation, StoredMessage
 

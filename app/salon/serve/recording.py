@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from salon.api import ChatMessage
-from salon.config import Config
+from salon.config.read import Config
 from salon.store import Conversation, Exchange, Store, StoredMessage, StoreError, secret_values
 
 

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from salon.agents import Agent
+from salon.agents.definition import Agent
 from salon.events import (
     Event,
     MessageCompleted,
@@ -26,7 +26,7 @@ from salon.events import (
     RunCreated,
     RunFailed,
 )
-from salon.runner import Decision, Run
+from salon.runner.run import Decision, Run
 from salon.serve import payloads
 from salon.serve.sse import Frame
 

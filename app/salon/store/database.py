@@ -77,7 +77,7 @@ class Store:
         changing the file.
         """
         if secrets is None:
-            from salon.config import load_config
+            from salon.config.read import load_config
 
             secrets = secret_values(load_config())
         path = Path(data_dir).expanduser() / DATABASE_NAME

@@ -25,9 +25,9 @@ def with_tool_turns(message: ChatMessage, calls: Sequence[ToolCallPart]) -> list
     per call holding its result (or why there is none), as the run sent them the first time."""
     if not calls:
         return [message]
-    from salon.completion import tool_result_text
     from salon.events import ToolCall
     from salon.providers.base import ToolRequest
+    from salon.runner.completion import tool_result_text
 
     requests = tuple(ToolRequest(c.id, c.tool, c.arguments or "{}") for c in calls)
     turns = [ChatMessage(message.role, message.content, tool_calls=requests)]

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from salon.config import Config
+    from salon.config.read import Config
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 8  # shorter values are too likely to be ordinary words
@@ -65,7 +65,7 @@ def secret_values(config: Config | None = None, environ: Mapping[str, str] | Non
 
 
 def _host_password(config: Config) -> list[str]:
-    from salon.config import HostError, ollama_endpoint
+    from salon.config.read import HostError, ollama_endpoint
 
     try:
         password = ollama_endpoint(config).password

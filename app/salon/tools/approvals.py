@@ -1,7 +1,7 @@
 """Which tool calls run without asking: ``approve = "auto"`` in the user's config, or "always" answered before.
 
 "Always" is remembered per agent and tool in the user's config.toml (``[approvals.AGENT]``), written privately;
-an agent file can never grant either (:mod:`salon.agents` refuses the keys).
+an agent file can never grant either (:mod:`salon.agents.definition` refuses the keys).
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from salon.config import Config
+from salon.config.mcp_servers import McpServerSettings
+from salon.config.read import Config
 from salon.errors import ConfigError
-from salon.tools.settings import McpServerSettings
 
 
 class Approvals:
@@ -39,7 +39,7 @@ class Approvals:
         """Allow this tool for this agent from now on, here and in config.toml."""
         name = f"{server}.{tool}"
         self._always.add((agent_id, name))
-        from salon.settings import update_config
+        from salon.config.write import update_config
 
         try:
             update_config({"approvals": {agent_id: {name: "always"}}}, self.path)

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from salon.config.mcp_servers import Approve, McpServerSettings
 from salon.errors import ToolError
 from salon.providers.base import ToolSpec
-from salon.tools.settings import Approve, McpServerSettings
 
 if TYPE_CHECKING:
     from salon.tools.mcp_client import McpConnection

@@ -17,7 +17,7 @@ import mcp
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from salon.tools.settings import McpServerSettings
+from salon.config.mcp_servers import McpServerSettings
 
 START_TIMEOUT = 30.0
 """Seconds a server may take to start and list its tools (a first ``uvx`` run downloads for a while)."""

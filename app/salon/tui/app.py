@@ -72,7 +72,7 @@ class SalonApp(PreferencesMixin, App[int]):
 
     def _install_themes(self, selected: str) -> None:
         try:
-            from salon.themes import load_themes
+            from salon.tui.themes import load_themes
 
             self._startup_warnings += load_themes().install(self, selected)
         except Exception as error:  # a broken theme folder must not keep the chat from opening
@@ -91,7 +91,7 @@ class SalonApp(PreferencesMixin, App[int]):
                        markup=False)
 
     def get_css_variables(self) -> dict[str, str]:
-        from salon.themes import with_salon_variables
+        from salon.tui.themes import with_salon_variables
 
         self.theme_variables = with_salon_variables(super().get_css_variables())
         return self.theme_variables

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from salon.api import Session
-    from salon.keymap import BindingInfo, KeymapCheck
+    from salon.config.keymap import BindingInfo, KeymapCheck
     from salon.tui.screens.chat import ChatScreen
     from salon.tui.services import Services
 
@@ -47,7 +47,7 @@ def binding_classes() -> list[type]:
 
 def current_bindings(keymap: Mapping[str, str]) -> list[tuple[BindingInfo, str]]:
     """Each binding of the TUI with the keys it answers to under ``keymap``."""
-    from salon.keymap import collect_bindings
+    from salon.config.keymap import collect_bindings
 
     return [(info, info.keys_under(keymap)) for info in collect_bindings(*binding_classes())]
 
@@ -72,7 +72,7 @@ class PreferencesMixin(_AppBase):
         if not self.session.config.keymap:
             # Nothing to remap: skip importing every screen's bindings before the first frame (~70 ms).
             return []
-        from salon.keymap import install_keymap
+        from salon.config.keymap import install_keymap
 
         try:
             self.keymap_check = install_keymap(self, self.session.config.keymap, *binding_classes())
@@ -100,7 +100,7 @@ class PreferencesMixin(_AppBase):
     def _saved_settings(self) -> dict[str, Any]:
         saved = getattr(self, "_known_settings", None)
         if saved is None:
-            from salon.settings import SETTINGS
+            from salon.config.write import SETTINGS
 
             config = self.session.config
             # Paths as the settings screen shows and saves them: text.
@@ -109,7 +109,7 @@ class PreferencesMixin(_AppBase):
         return saved
 
     async def _save_settings(self, changes: Mapping[str, Any]) -> bool:
-        from salon.settings import update_config
+        from salon.config.write import update_config
 
         try:
             saved = await asyncio.to_thread(update_config, dict(changes))
@@ -213,7 +213,7 @@ class PreferencesMixin(_AppBase):
         """Write the conversation to ``path`` as Markdown, or JSON when the name ends in ``.json``."""
         import io
 
-        from salon.transcript import write_json, write_markdown
+        from salon.store.transcript import write_json, write_markdown
 
         store = self.services.store
         if store is None:

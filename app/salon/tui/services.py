@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from salon.tui.rendering import Palette
 
 if TYPE_CHECKING:
-    from salon.agents import Agent
+    from salon.agents.definition import Agent
     from salon.api import ChatMessage, Session
-    from salon.runner import Run
+    from salon.runner.run import Run
     from salon.store import Store
 
 Clock = Callable[[], float]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from salon.agents import Agent
+from salon.agents.definition import Agent
 from salon.tui.records import model_label
 from salon.tui.screens.picker import Choice, PickerScreen
 

@@ -34,7 +34,7 @@ from salon.tui.widgets.status import Connection, StatusLine
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from salon.agents import Agent
+    from salon.agents.definition import Agent
     from salon.api import ModelInfo
     from salon.store import Conversation
     from salon.tui.services import Services
@@ -47,7 +47,8 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
 
     BINDINGS = [
         # Not ctrl+a (GNU screen's prefix, and the composer's "start of line") nor ctrl+b alone (tmux's prefix):
-        # defaults stay clear of keys terminals swallow (salon.keymap.SWALLOWED_KEYS); ctrl+b stays as a second key.
+        # defaults stay clear of keys terminals swallow (salon.config.keymap.SWALLOWED_KEYS); ctrl+b stays as a
+        # second key.
         Binding("ctrl+t", "pick_agent", "Persona", id="pick-agent"),
         Binding("ctrl+o", "pick_model", "Model", id="pick-model"),
         Binding("escape", "stop", "Stop", id="stop-reply"),

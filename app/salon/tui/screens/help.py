@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from salon.keymap import SWALLOWED_KEYS, BindingInfo, describe_keys
+from salon.config.keymap import SWALLOWED_KEYS, BindingInfo, describe_keys
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult

@@ -1,4 +1,4 @@
-"""The settings screen: each setting of :data:`salon.settings.SETTINGS`, edited and saved to config.toml."""
+"""The settings screen: each setting of :data:`salon.config.write.SETTINGS`, edited and saved to config.toml."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static, Switch
 
-from salon.settings import SETTINGS, Setting
+from salon.config.write import SETTINGS, Setting
 from salon.tui.plain import PlainInput, plain
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def parse_value(item: Setting, raw: Any) -> tuple[Any, str | None]:
             return None, f"{LABELS.get(item.key, item.key)}: must be more than 0 seconds"
         return seconds, None
     if item.key == "ollama.host":
-        from salon.config import HostError, parse_host
+        from salon.config.read import HostError, parse_host
 
         try:
             parse_host(text, LABELS.get(item.key, item.key))

@@ -37,8 +37,8 @@ from salon.tui.widgets.welcome import Welcome
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from salon.agents import Agent
-    from salon.runner import Run
+    from salon.agents.definition import Agent
+    from salon.runner.run import Run
     from salon.store import Exchange
     from salon.tui.conversation import ConversationData
     from salon.tui.services import Services

@@ -26,7 +26,7 @@ from salon.tui.widgets.message import FinalMessage
 from salon.tui.widgets.tool_call import STATUS_TEXT, ToolCallRow
 
 if TYPE_CHECKING:
-    from salon.runner import Run
+    from salon.runner.run import Run
     from salon.tui.screens.approval import ApprovalScreen, Decision
     from salon.tui.widgets.chat_view import ChatView
 

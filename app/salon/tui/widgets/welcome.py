@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from salon.agents import Agent
+from salon.agents.definition import Agent
 from salon.tui.plain import safe_text
 from salon.tui.records import model_label
 

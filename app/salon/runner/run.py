@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-from salon.agents import Agent, Step
-from salon.completion import Completion
+from salon.agents.definition import Agent, Step
 from salon.errors import ProviderError, ServerBusy, ToolError
 from salon.events import (
     Event,
@@ -28,6 +27,7 @@ from salon.events import (
 from salon.ids import new_id
 from salon.providers import ChatMessage, CompletionRequest, Providers, split_ref
 from salon.reply import Chunk
+from salon.runner.completion import Completion
 from salon.tools.host import parse_arguments
 
 if TYPE_CHECKING:

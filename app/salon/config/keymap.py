@@ -260,7 +260,7 @@ def default_binding_problems(bindings: Iterable[BindingInfo]) -> list[str]:
 
 def check_keymap(keymap: Mapping[str, str], bindings: Iterable[BindingInfo] | None = None,
                  source: str = "config.toml") -> KeymapCheck:
-    """Check ``[keymap]`` (as :class:`salon.config.Config` holds it) against the app's bindings.
+    """Check ``[keymap]`` (as :class:`salon.config.read.Config` holds it) against the app's bindings.
 
     Unknown ids and keys Textual cannot name are dropped and reported as problems; keys terminals swallow and
     keys another binding of the same scope already uses are kept and reported as warnings. With

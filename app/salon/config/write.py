@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from salon import locations
-from salon.config import Config, flatten_keymap, load_config, parse_config
+from salon.config.read import Config, flatten_keymap, load_config, parse_config
 from salon.errors import ConfigError
 
 FILE_MODE = 0o600
@@ -34,7 +34,7 @@ class Setting:
     key: str
     """Dotted TOML key: ``"theme"``, ``"ollama.host"``."""
     attribute: str
-    """The :class:`~salon.config.Config` attribute that holds the effective value."""
+    """The :class:`~salon.config.read.Config` attribute that holds the effective value."""
     kind: str
     """``"text"``, ``"boolean"``, ``"seconds"``, ``"path"``, ``"url"``, ``"theme"`` or ``"agent"``."""
     default: Any

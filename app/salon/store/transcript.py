@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from salon.config.tomlfile import is_of
 from salon.errors import SalonError
 from salon.reply import shown_rate
 from salon.store import Conversation, Store, StoredMessage
 from salon.store.models import ToolCallPart
 from salon.surrogates import mend
-from salon.tomlfile import is_of
 
 FORMAT = "salon.conversations"
 FORMAT_VERSION = 1

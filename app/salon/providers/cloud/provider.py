@@ -1,8 +1,8 @@
 """Cloud providers and OpenAI-compatible servers through litellm, which is imported only when first used.
 
-Where each model is sent is resolved in :mod:`salon.providers.cloud_target`; litellm's errors become Salon's in
-:mod:`salon.providers.cloud_errors`; litellm itself is loaded by :mod:`salon.providers.litellm_loader`. This module
-streams. Importing it imports nothing of litellm.
+Where each model is sent is resolved in :mod:`salon.providers.cloud.target`; litellm's errors become Salon's in
+:mod:`salon.providers.cloud.errors`; litellm itself is loaded by
+:mod:`salon.providers.cloud.litellm_loader`. This module streams. Importing it imports nothing of litellm.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 
 import httpx
 
-from salon.config import Config
+from salon.config.read import Config
 from salon.errors import StreamInterrupted
 from salon.providers.base import ChatMessage, CompletionRequest, ModelInfo
-from salon.providers.cloud_errors import ErrorMapper
-from salon.providers.cloud_target import NO_KEY, Target, cloud_params, resolve_target
-from salon.providers.litellm_loader import import_litellm, import_litellm_async, litellm_loaded
+from salon.providers.cloud.errors import ErrorMapper
+from salon.providers.cloud.litellm_loader import import_litellm, import_litellm_async, litellm_loaded
+from salon.providers.cloud.target import NO_KEY, Target, cloud_params, resolve_target
 from salon.providers.redirects import client_options
 from salon.reply import Chunk, ToolCallPiece, Usage
 

@@ -11,9 +11,10 @@ from contextlib import aclosing
 from typing import TextIO
 
 from salon import terminal
-from salon.agents import Agent
+from salon.agents.definition import Agent
 from salon.api import ChatMessage, Session
-from salon.ask_tools import Approver, Refused, ToolRows
+from salon.cli.ask_tools import Approver, Refused, ToolRows
+from salon.cli.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from salon.errors import SalonError
 from salon.events import (
     Event,
@@ -27,9 +28,8 @@ from salon.events import (
     StepCompleted,
     StepDelta,
 )
-from salon.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from salon.reply import Reply, shown_rate
-from salon.runner import Run
+from salon.runner.run import Run
 from salon.store import ConversationNotFound, Exchange, Redactor, Store, StoreError
 from salon.surrogates import mend
 
@@ -79,7 +79,7 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
         run = session.run(agent, prompt, history=history, stream=args.stream)
         approver = None
         if agent.uses_tools:
-            from salon.ask_tools import Approver
+            from salon.cli.ask_tools import Approver
 
             approver = Approver(args, stderr, agent.name, session.tools.describe)
         loop = asyncio.get_running_loop()

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from salon import locations
+from salon.config.tomlfile import is_of
 from salon.errors import ConfigError
-from salon.tomlfile import is_of
 
 if TYPE_CHECKING:
-    from salon.tools.settings import McpServerSettings
+    from salon.config.mcp_servers import McpServerSettings
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
@@ -49,9 +49,9 @@ class Config:
     follow: bool = True
     show_thinking: bool = False
     providers: MappingProxyType[str, ProviderSettings] = field(default_factory=lambda: MappingProxyType({}))
-    # binding id -> comma-separated keys, as Textual's App.set_keymap takes it; ids are checked by salon.keymap
+    # binding id -> comma-separated keys, as Textual's App.set_keymap takes it; ids are checked by salon.config.keymap
     keymap: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    # [mcp_servers.NAME] and [approvals.AGENT]: only ever from the user's own config (salon.tools.settings)
+    # [mcp_servers.NAME] and [approvals.AGENT]: only ever from the user's own config (salon.config.mcp_servers)
     mcp_servers: MappingProxyType[str, McpServerSettings] = field(default_factory=lambda: MappingProxyType({}))
     approvals: MappingProxyType[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
     # [gguf] folders: where gguf/NAME is looked for after <data dir>/models.
@@ -243,8 +243,8 @@ def parse_config(raw: dict[str, Any], path: Path, source: str = "") -> Config:
     values["providers"] = MappingProxyType(providers)
     values["keymap"] = MappingProxyType(_parse_keymap(raw.get("keymap", {}), path, warnings))
     if "mcp_servers" in raw or "approvals" in raw:
-        from salon.tomlfile import KeyLines
-        from salon.tools.settings import parse_approvals, parse_mcp_servers
+        from salon.config.mcp_servers import parse_approvals, parse_mcp_servers
+        from salon.config.tomlfile import KeyLines
 
         lines = KeyLines(source)
         values["mcp_servers"] = MappingProxyType(parse_mcp_servers(raw.get("mcp_servers", {}), path, lines,

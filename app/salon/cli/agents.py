@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from salon import locations, terminal
-from salon.agents import AgentCatalog, load_agents
+from salon.agents.definition import AgentCatalog, load_agents
 
 
 def run(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
@@ -22,7 +22,7 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
         case "validate":
             return _validate(args.paths, out)
         case "import":
-            from salon.agent_import import import_agent
+            from salon.agents.importing import import_agent
 
             return import_agent(args.path, yes=args.yes, force=args.force, out=out,
                                 err=terminal.writer(sys.stderr), stdin=sys.stdin)
@@ -40,7 +40,7 @@ def _report_errors(catalog: AgentCatalog) -> None:
 
 
 def _list(out: TextIO) -> int:
-    from salon.config import load_config
+    from salon.config.read import load_config
 
     catalog = _catalog()
     default = load_config().default_agent

@@ -1,8 +1,8 @@
 """``gguf/…`` models: GGUF files run inside Salon's own process on llama.cpp, with no server and no network.
 
 llama-cpp-python is an optional extra (``pip install 'salon[local]'``), imported the first time such a model
-answers (:mod:`salon.providers.gguf_engine`). Finding files (:mod:`~salon.providers.gguf_locate`) and reading their
-headers (:mod:`~salon.providers.gguf_file`) need none of it, so ``salon models`` lists them without it.
+answers (:mod:`salon.providers.gguf.engine`). Finding files (:mod:`~salon.providers.gguf.locate`) and reading their
+headers (:mod:`~salon.providers.gguf.file`) need none of it, so ``salon models`` lists them without it.
 
 One model is kept loaded and reused across replies, then released ``keep_alive`` after the last one (Ollama's
 default, five minutes, unless the agent's ``[params]`` say otherwise). Replies take turns on it.
@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from salon.errors import LocalModelError, ModelFileError, NotEnoughMemory, ProviderError, ToolsUnsupported
 from salon.providers.base import CompletionRequest, ModelInfo
-from salon.providers.gguf_file import GGUFInfo, read_header
-from salon.providers.gguf_locate import PREFIX, local_models, resolve
-from salon.providers.gguf_thinking import ThinkingSplitter
+from salon.providers.gguf.file import GGUFInfo, read_header
+from salon.providers.gguf.locate import PREFIX, local_models, resolve
+from salon.providers.gguf.thinking import ThinkingSplitter
 from salon.reply import Chunk, Usage
 
 if TYPE_CHECKING:
-    from salon.providers.gguf_engine import Engine, Finished
+    from salon.providers.gguf.engine import Engine, Finished
 
 DEFAULT_CONTEXT = 4096
 """Tokens of context when the agent sets no ``num_ctx`` (Ollama's default), or the model's own if smaller."""
@@ -158,7 +158,7 @@ class GgufProvider:
             info = engine.info  # the loaded file, unchanged: its header was read when it was loaded
         else:
             info = read_header(path)
-        from salon.providers.gguf_engine import import_llama_cpp
+        from salon.providers.gguf.engine import import_llama_cpp
 
         import_llama_cpp()
         return info
@@ -169,7 +169,7 @@ class GgufProvider:
             return current
         await self._unload()
         check_memory(name, info, n_ctx, await asyncio.to_thread(self._memory))
-        from salon.providers.gguf_engine import Engine
+        from salon.providers.gguf.engine import Engine
 
         self._engine = await asyncio.to_thread(Engine, info, n_ctx, self.threads)
         self.loads += 1

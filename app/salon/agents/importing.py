@@ -17,7 +17,7 @@ from typing import TextIO
 import tomli_w
 
 from salon import locations
-from salon.agent_metadata import METADATA, PROGRAM, FolderAgent, compile_program, describe_folder, is_agent_folder
+from salon.agents.hub import METADATA, PROGRAM, FolderAgent, compile_program, describe_folder, is_agent_folder
 from salon.errors import SalonError
 
 FILE_MODE = 0o600

@@ -12,9 +12,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from salon.agents.params import GENERATION_PARAMS, refusal
+from salon.config.tomlfile import KeyLines, describe, is_of, read_toml, toml_files
 from salon.errors import AgentFileError, UnknownAgent
-from salon.params import GENERATION_PARAMS, refusal
-from salon.tomlfile import KeyLines, describe, is_of, read_toml, toml_files
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -347,7 +347,7 @@ def load_agents(directories: Sequence[Path]) -> AgentCatalog:
 def _add_folders(place: Path, layer: dict[str, _Raw], catalog: AgentCatalog) -> None:
     """Agent folders (``NAME/metadata.json``, ``NAME/agent.py``) in ``place``; code runs only from the user's."""
     from salon import locations
-    from salon.agent_metadata import agent_folders, read_folder
+    from salon.agents.hub import agent_folders, read_folder
 
     own = locations.user_agents_dir().resolve()
     for folder in agent_folders(place):

@@ -1,6 +1,6 @@
 """A run of a Python agent: its agent.py in a worker thread, each completion it streams turned into events.
 
-:class:`PythonRun` has the interface and the events of :class:`salon.runner.Run` — ``events()``, ``cancel()``,
+:class:`PythonRun` has the interface and the events of :class:`salon.runner.run.Run` — ``events()``, ``cancel()``,
 ``id``, ``agent``, ``completed`` — so every face runs a Python agent without knowing it is one. The agent's thread
 waits on the event loop for each chunk (``asyncio.run_coroutine_threadsafe``); the loop emits the chunk as a
 ``message.delta`` before handing it over, so the faces see text as the agent reads it.
@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from salon.agent_env import CompletionChunk, CompletionText, Environment, RunStopped
-from salon.agents import Agent
+from salon.agents.definition import Agent
+from salon.agents.environment import CompletionChunk, CompletionText, Environment, RunStopped
+from salon.agents.params import GENERATION_PARAMS
 from salon.errors import ProviderError, ServerBusy
 from salon.events import (
     Event,
@@ -33,10 +34,9 @@ from salon.events import (
     RunFailed,
 )
 from salon.ids import new_id
-from salon.params import GENERATION_PARAMS
 from salon.providers import ChatMessage, CompletionRequest, Providers, split_ref
 from salon.reply import ReplyBuilder
-from salon.runner import BUSY_RETRY_DELAYS, Run
+from salon.runner.run import BUSY_RETRY_DELAYS, Run
 from salon.surrogates import mend
 
 T = TypeVar("T")
@@ -94,7 +94,8 @@ class PythonRun(Run):
 
     def cancel(self) -> None:
         """Stop the run: the agent's thread is stopped at its next call to ``env`` (its next chunk raises
-        :class:`~salon.agent_env.RunStopped`), the message being streamed ends ``interrupted`` with its text."""
+        :class:`~salon.agents.environment.RunStopped`), the message being streamed ends ``interrupted`` with its
+        text."""
         self._cancel_requested = True
         if self._op is not None:
             self._op.cancel()

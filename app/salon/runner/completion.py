@@ -30,7 +30,7 @@ from salon.reply import Chunk, ReplyBuilder, Usage
 from salon.surrogates import mend
 
 if TYPE_CHECKING:
-    from salon.agents import Step
+    from salon.agents.definition import Step
     from salon.errors import ProviderError
     from salon.tools.host import ToolSet
 

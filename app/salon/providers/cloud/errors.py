@@ -25,7 +25,7 @@ from salon.errors import (
     StreamInterrupted,
     ToolsUnsupported,
 )
-from salon.providers.cloud_target import Target
+from salon.providers.cloud.target import Target
 from salon.providers.network import network_reason
 
 

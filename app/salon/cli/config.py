@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from salon import locations, terminal
-from salon.config import Config, HostError, load_config, parse_config
+from salon.config.read import Config, HostError, load_config, parse_config
+from salon.config.write import FILE_MODE, SETTINGS, commented_defaults, read_document, write_private_file
 from salon.errors import ConfigError
-from salon.settings import FILE_MODE, SETTINGS, commented_defaults, read_document, write_private_file
 from salon.store.redact import KEY_PREFIXES
 
 REDACTED = "<redacted>"
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def import_mcp(file: Path) -> int:
-    from salon.tools.importing import import_file
+    from salon.config.mcp_import import import_file
 
     stderr = terminal.writer(sys.stderr)
     out = terminal.writer(sys.stdout)  # names and notes quote the imported file
@@ -111,7 +111,7 @@ def render(config: Config, document: dict[str, Any], path: Path) -> str:
     """The settings in effect as TOML, each value annotated with where it came from; secrets redacted."""
     import tomli_w
 
-    from salon.keymap import check_keymap
+    from salon.config.keymap import check_keymap
 
     state = "" if path.exists() else " (not created yet: every value is a default)"
     lines = [f"# {path}{state}"]
@@ -244,7 +244,7 @@ def redact_url(url: str) -> str:
 
 def problems(config: Config, document_error: str | None = None) -> list[str]:
     """Everything wrong with the settings that a user can fix in config.toml, one line each."""
-    from salon.keymap import check_keymap
+    from salon.config.keymap import check_keymap
 
     found = list(config.warnings)
     if any("api_key'" in w for w in found):
@@ -266,14 +266,14 @@ def _known_bindings(config: Config) -> list[Any] | None:
     imported only when there is a keymap to check)."""
     if not config.keymap:
         return None
-    from salon.keymap import collect_bindings
+    from salon.config.keymap import collect_bindings
     from salon.tui.preferences import binding_classes
 
     return collect_bindings(*binding_classes())
 
 
 def _theme_problem(config: Config, source: str) -> list[str]:
-    from salon.themes import load_themes
+    from salon.tui.themes import load_themes
 
     catalog = load_themes()
     found = [str(error) for error in catalog.errors]
@@ -289,7 +289,7 @@ def _theme_problem(config: Config, source: str) -> list[str]:
 
 
 def _agent_problem(config: Config, source: str) -> list[str]:
-    from salon.agents import default_directories, load_agents
+    from salon.agents.definition import default_directories, load_agents
 
     catalog = load_agents(default_directories())
     if config.default_agent in catalog.agents:
@@ -337,7 +337,7 @@ def check_file(path: Path) -> int:
     """Report every problem of config.toml as ``path[:line]: reason``; 0 when there is none."""
     import tomllib
 
-    from salon.tomlfile import error_position
+    from salon.config.tomlfile import error_position
 
     try:
         text = path.read_text(encoding="utf-8")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from salon.config.tomlfile import describe
 from salon.errors import AgentFileError
-from salon.tomlfile import describe
 
 METADATA = "metadata.json"
 PROGRAM = "agent.py"

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from salon import terminal
+from salon.cli.exitcodes import EXIT_OK
 from salon.errors import SalonError
-from salon.exitcodes import EXIT_OK
 
 if TYPE_CHECKING:
     from salon.store import Conversation, SearchHit, Store
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stdin: TextIO = s
             case "list":
                 return _list(store, args, stdout)
             case "show":
-                from salon.transcript import write_markdown
+                from salon.store.transcript import write_markdown
 
                 write_markdown(store, [store.resolve_conversation(args.conversation)], stdout,
                                thinking=args.thinking)
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stdin: TextIO = s
 @contextmanager
 def open_store(args: argparse.Namespace) -> Iterator[Store]:
     """The store in the data folder: --data-dir, else data_dir in config.toml, else SALON_DATA_DIR/platform's."""
-    from salon.config import load_config
+    from salon.config.read import load_config
     from salon.store import Store, secret_values
 
     config = load_config()
@@ -167,7 +167,7 @@ def _chosen(store: Store, references: list[str], everything: bool) -> list[Conve
 
 
 def _export(store: Store, args: argparse.Namespace, stdout: TextIO) -> int:
-    from salon.transcript import write_json, write_markdown
+    from salon.store.transcript import write_json, write_markdown
 
     if args.all and args.conversations:
         raise SalonError("give conversation ids or --all, not both")
@@ -195,7 +195,7 @@ def _export(store: Store, args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def _import(store: Store, file: str, stdout: TextIO, stdin: TextIO) -> int:
-    from salon.transcript import import_json
+    from salon.store.transcript import import_json
 
     report = import_json(store, None if file == "-" else Path(file), stdin)
     stdout.write(f"imported {len(report.imported)} conversation{'s' * (len(report.imported) != 1)}")

@@ -2,7 +2,7 @@
 
 Claude Desktop, Cursor and others keep ``{"mcpServers": {"NAME": {"command", "args", "env"} | {"url"}}}`` (VS Code:
 ``"servers"``). Each entry becomes ``[mcp_servers.NAME]``; what Salon cannot use is named and left out, a server
-already in config.toml is left as it is, and the file is written privately (0600) by :mod:`salon.settings`.
+already in config.toml is left as it is, and the file is written privately (0600) by :mod:`salon.config.write`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from salon.config.mcp_servers import SERVER_NAME
 from salon.errors import ConfigError
-from salon.tools.settings import SERVER_NAME
 
 
 @dataclass(slots=True)
@@ -93,8 +93,8 @@ def _table(entry: Any) -> tuple[str | None, dict[str, Any]]:
 
 def import_file(path: Path, config_path: Path | None = None) -> ImportReport:
     """Add the file's servers to config.toml (kept private); raises :class:`ConfigError` writing nothing."""
-    from salon.config import load_config
-    from salon.settings import update_config
+    from salon.config.read import load_config
+    from salon.config.write import update_config
 
     servers = read_servers(path)
     config = load_config(config_path) if config_path else load_config()

@@ -11,8 +11,8 @@ from typing import TextIO
 
 from salon import terminal
 from salon.__about__ import __version__
+from salon.cli.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from salon.errors import SalonError
-from salon.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,15 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     terminal.add_raw_option(commands.add_parser("models", help="Ollama's models, GGUF files and cloud ones "
                                                                 "named in config.toml"))
 
-    from salon import history_commands
+    from salon.cli import history as history_commands
 
     history_commands.add_parser(commands)
 
-    from salon import config_commands
+    from salon.cli import config as config_commands
 
     config_commands.add_parser(commands)
 
-    from salon.serve.command import add_parser as add_serve_parser  # the web stack itself loads only when run
+    from salon.cli.serve import add_parser as add_serve_parser  # the web stack itself loads only when run
 
     add_serve_parser(commands)
     return parser
@@ -152,25 +152,25 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         case None:
             return _tui(args)
         case "ask":
-            from salon.ask_command import ask_command
+            from salon.cli.ask import ask_command
 
             return asyncio.run(ask_command(args, out, terminal.writer(sys.stderr)))
         case "agents":
-            from salon import agent_commands
+            from salon.cli import agents as agent_commands
 
             return agent_commands.run(args, out)
         case "models":
             return asyncio.run(_models(out))
         case "history":
-            from salon import history_commands
+            from salon.cli import history as history_commands
 
             return history_commands.run(args, out)
         case "config":
-            from salon import config_commands
+            from salon.cli import config as config_commands
 
             return config_commands.run(args)
         case "serve":
-            from salon.serve.command import serve_command
+            from salon.cli.serve import serve_command
 
             return serve_command(args)
     return EXIT_USAGE

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from salon.config import Config, ProviderSettings
+from salon.agents.params import generation_params
+from salon.config.read import Config, ProviderSettings
 from salon.errors import MissingKey, UnknownProvider
-from salon.params import generation_params
 
 # What Salon sends as the key to a server of the user's own that needs none: OpenAI's client refuses to send
 # nothing, and sending the user's real OPENAI_API_KEY to a server they did not say should have it would leak it.

@@ -18,8 +18,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from salon import locations
+from salon.config.tomlfile import KeyLines, describe, is_of, read_toml, toml_files
 from salon.errors import FileError
-from salon.tomlfile import KeyLines, describe, is_of, read_toml, toml_files
 
 if TYPE_CHECKING:
     from textual.app import App

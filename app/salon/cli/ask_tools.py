@@ -18,7 +18,7 @@ from typing import TextIO, cast
 
 from salon import terminal
 from salon.events import RequiresAction, StepCompleted, StepDelta, ToolCall
-from salon.runner import Decision, Run
+from salon.runner.run import Decision, Run
 
 ANSWERS: dict[str, Decision] = {"o": "once", "once": "once", "y": "once", "yes": "once", "a": "always",
                                 "always": "always", "d": "deny", "deny": "deny", "n": "deny", "no": "deny", "": "deny"}

@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from salon.errors import ContextTooLong, EngineMissing, ModelFileError
-from salon.providers.gguf_file import GGUFInfo
+from salon.providers.gguf.file import GGUFInfo
 
 # Where a file has no chat template, the format of its model family, by GGUF architecture. Gemma's own format
 # has no system turn, so the system prompt joins the first user turn (as Gemma's published template does).

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from salon.tomlfile import KeyLines, describe, is_of
+from salon.config.tomlfile import KeyLines, describe, is_of
 
 DEFAULT_TOOL_TIMEOUT = 60.0
 SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
