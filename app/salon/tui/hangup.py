@@ -8,10 +8,11 @@ terminal) and the thread dies; its queue holds 30 writes, and the 31st — a fra
 — blocks the event loop forever, before the partial reply can be saved.
 
 :class:`SalonDriver` keeps the driver's threads working when the terminal has gone: a SIGCONT resumes application
-mode only after a SIGTSTP suspended it, and output to a terminal that answers EIO is dropped instead of killing the
-writer thread (whose queue then keeps draining, so no write ever blocks). The first failed write calls the app's
-``terminal_lost()`` once, on its loop, and the app ends as on SIGHUP: the partial reply saved, exit 129. That covers
-a process that never got the SIGHUP (started under ``nohup``, or a terminal emulator that only closes).
+mode only after a SIGTSTP suspended it; output to a terminal that answers EIO is dropped instead of killing the
+writer thread (whose queue then keeps draining, so no write ever blocks); a read that fails (EIO) ends the input
+thread quietly instead of in a panic (exit 1, nothing saved). Either failure calls the app's ``terminal_lost()`` on
+its loop, and the app ends as on SIGHUP: the partial reply saved, exit 129. That also covers a process that never
+got the SIGHUP (started under ``nohup``, or a terminal emulator that only closes).
 """
 
 from __future__ import annotations
@@ -95,8 +96,16 @@ class SalonDriver(LinuxDriver):
         if writer is not None and writer.is_alive():
             super().close()
 
+    def run_input_thread(self) -> None:
+        try:
+            super().run_input_thread()
+        except OSError:
+            # EIO: the terminal hung up under the read (a pseudo-terminal whose other side closed). Textual would
+            # panic, exit 1 and skip saving the reply, with nowhere left to show the traceback.
+            self._terminal_lost()
+
     def _terminal_lost(self) -> None:
-        """In the writer thread, once: tell the app, on its own loop."""
+        """From the writer or the input thread: tell the app, on its own loop (it acts on the first call only)."""
         lost = getattr(self._app, "terminal_lost", None)
         if lost is not None:
             with suppress(RuntimeError):  # the loop has closed: the app has ended already
