@@ -14,6 +14,7 @@ import ast
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1] / "app"
@@ -213,7 +214,7 @@ def module_cycles() -> dict[frozenset[str], str]:
     found = {}
     for component in strongly_connected(nodes):
         cycle = a_cycle(component, nodes)
-        steps = [next(e for e in GRAPH[a] if e.target == b) for a, b in zip(cycle, cycle[1:], strict=False)]
+        steps = [next(e for e in GRAPH[a] if e.target == b) for a, b in pairwise(cycle)]
         found[component] = f"{' -> '.join(cycle)}\n" + "".join(f"    {step}\n" for step in steps)
     return found
 
@@ -227,7 +228,7 @@ def package_cycles() -> list[str]:
                 continue  # modules only, no subfolder: test_no_import_cycle_between_modules names it
             cycle = a_cycle(component, units)
             lines = [f"in {folder}: {' -> '.join(cycle)}"]
-            for a, b in zip(cycle, cycle[1:], strict=False):
+            for a, b in pairwise(cycle):
                 lines += [f"    {edge}" for edge in why[a, b]]
             found.append("\n".join(lines))
     return found

@@ -267,9 +267,10 @@ def _known_bindings(config: Config) -> list[Any] | None:
     if not config.keymap:
         return None
     from salon.config.keymap import collect_bindings
+    from salon.tui.app import SalonApp
     from salon.tui.preferences import binding_classes
 
-    return collect_bindings(*binding_classes())
+    return collect_bindings(*binding_classes(SalonApp))
 
 
 def _theme_problem(config: Config, source: str) -> list[str]:
