@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -13,13 +12,14 @@ from salon.errors import SalonError
 
 if TYPE_CHECKING:
     from salon.api import Session
+    from salon.cli.common import Subcommands
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    serve = commands.add_parser(
+def add_parser(sub: Subcommands) -> None:
+    serve = sub.add_parser(
         "serve", help="serve the agents over HTTP (Server-Sent Events) with a web page",
         description="Serve Salon's agents over HTTP: an API in the shape of OpenAI's Assistants, its run events "
                     "as Server-Sent Events, and a web page at /. Threads are Salon's conversations.")
@@ -34,30 +34,30 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
                             "Default: none")
 
 
-def serve_command(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from salon.api import Session
     from salon.serve.auth import is_loopback, load_or_create_token
 
     session = Session()
     for warning in session.config.warnings:
-        print(f"salon: warning: {warning}", file=sys.stderr)
+        print(f"salon: warning: {warning}", file=err)
     data_dir = args.data_dir or session.config.resolved_data_dir()
     loopback = is_loopback(args.host)
     token = None
     if not loopback:
         token, token_path, made = load_or_create_token(data_dir)
         if made:
-            print(f"token (shown once, kept in {token_path}): {token}", file=stdout)
+            print(f"token (shown once, kept in {token_path}): {token}", file=out)
         else:
-            print(f"token: the one in {token_path}", file=stdout)
+            print(f"token: the one in {token_path}", file=out)
     try:
         listener = _bind(args.host, args.port)
     except OSError as error:
         raise SalonError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     try:
-        return asyncio.run(_serve(session, data_dir, listener, token, loopback, args.cors_origin, stdout))
+        return asyncio.run(_serve(session, data_dir, listener, token, loopback, args.cors_origin, out))
     except KeyboardInterrupt:  # uvicorn raises it again once it has shut down cleanly: a stop asked for
-        print("salon serve: stopped", file=sys.stderr)
+        print("salon serve: stopped", file=err)
         return 0
 
 

@@ -154,11 +154,6 @@ def parse_host(value: str, origin: str) -> OllamaEndpoint:
     return OllamaEndpoint(url, username, password)
 
 
-def normalise_host(host: str) -> str:
-    """``127.0.0.1:11434`` or ``0.0.0.0`` as Ollama accepts them, turned into a URL a client can dial."""
-    return parse_host(host, "host").url
-
-
 _TYPES: dict[str, tuple[type, ...]] = {
     "default_agent": (str,),
     "theme": (str,),
