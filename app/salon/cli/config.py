@@ -242,7 +242,7 @@ def redact_url(url: str) -> str:
 # --- checking ------------------------------------------------------------------------------------------------
 
 
-def problems(config: Config, document_error: str | None = None) -> list[str]:
+def problems(config: Config) -> list[str]:
     """Everything wrong with the settings that a user can fix in config.toml, one line each."""
     from salon.config.keymap import check_keymap
 
