@@ -23,7 +23,14 @@ PACKAGE = APP / "salon"
 # Cycles whose fix lies in files another branch is changing right now; each entry is one strongly connected set of
 # modules. TEMPORARY: empty it once those branches are merged (a listed cycle that is gone fails the test too).
 KNOWN_CYCLES_BEING_FIXED: frozenset[frozenset[str]] = frozenset({
-    frozenset({"salon.store.database", "salon.store.recorder"}),
+    frozenset({"salon.store.database", "salon.store.recorder"}),  # store/* ("messages")
+    frozenset({"salon.tui.rendering", "salon.tui.settling"}),  # the block cuts move to one module ("runtyped")
+})
+
+# The same for cycles between packages: (the folder they are in, its units in the cycle).
+KNOWN_PACKAGE_CYCLES_BEING_FIXED: frozenset[tuple[str, frozenset[str]]] = frozenset({
+    # tui/widgets/tool_steps.py builds the approval dialog of tui/screens/; the screen is to ("runtyped").
+    ("salon.tui", frozenset({"salon.tui.screens", "salon.tui.widgets"})),
 })
 
 # Store imports of providers, the run or config that another branch is removing right now (importer, imported).
@@ -219,8 +226,8 @@ def module_cycles() -> dict[frozenset[str], str]:
     return found
 
 
-def package_cycles() -> list[str]:
-    found = []
+def package_cycles() -> dict[tuple[str, frozenset[str]], str]:
+    found = {}
     for folder in folders():
         units, why = Level(folder).graph()
         for component in strongly_connected(units):
@@ -230,7 +237,7 @@ def package_cycles() -> list[str]:
             lines = [f"in {folder}: {' -> '.join(cycle)}"]
             for a, b in pairwise(cycle):
                 lines += [f"    {edge}" for edge in why[a, b]]
-            found.append("\n".join(lines))
+            found[folder, component] = "\n".join(lines)
     return found
 
 
@@ -244,7 +251,11 @@ def test_no_import_cycle_between_modules() -> None:
 
 def test_no_import_cycle_between_packages() -> None:
     found = package_cycles()
-    assert found == [], "import cycles between packages:\n" + "\n".join(found)
+    unexpected = [text for key, text in found.items() if key not in KNOWN_PACKAGE_CYCLES_BEING_FIXED]
+    gone = [(folder, sorted(units)) for folder, units in KNOWN_PACKAGE_CYCLES_BEING_FIXED
+            if (folder, units) not in found]
+    assert unexpected == [], "import cycles between packages:\n" + "\n".join(unexpected)
+    assert gone == [], f"fixed, so take them out of KNOWN_PACKAGE_CYCLES_BEING_FIXED: {gone}"
 
 
 def test_the_graph_sees_every_kind_of_import() -> None:

@@ -8,7 +8,7 @@ from textual.pilot import Pilot
 
 from salon.events import ToolCall
 from salon.tui.app import SalonApp
-from salon.tui.widgets.approval import ApprovalScreen
+from salon.tui.screens.approval import ApprovalScreen
 from salon.tui.widgets.tool_call import OUTPUT_SHOWN, ToolCallRow
 from tests.hostile import CORPUS
 from tests.servers.ollama import OllamaServer

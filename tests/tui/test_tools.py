@@ -11,8 +11,8 @@ import threading
 import pytest
 
 from salon.tui.app import SalonApp
+from salon.tui.screens.approval import ApprovalScreen
 from salon.tui.widgets import FinalMessage, LiveMessage
-from salon.tui.widgets.approval import ApprovalScreen
 from salon.tui.widgets.tool_call import ToolCallRow
 from tests.hostile import CORPUS, MARKUP
 from tests.servers.ollama import OllamaServer, Scripted

@@ -10,7 +10,7 @@ from salon.agents.definition import load_agents
 from salon.api import Session
 from salon.config.read import load_config
 from salon.tui.app import SalonApp
-from salon.tui.widgets.approval import ApprovalScreen
+from salon.tui.screens.approval import ApprovalScreen
 from salon.tui.widgets.tool_call import ToolCallRow
 from tests.servers.ollama import OllamaServer
 from tests.tools.conftest import write_config

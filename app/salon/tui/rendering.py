@@ -8,7 +8,6 @@ cache here makes both one render per width and theme.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING
@@ -317,6 +316,7 @@ def split_parts(text: str, size: int = CHUNK_SIZE) -> list[tuple[str, bool]]:
     """
     if len(text) <= size:
         return [(text, False)] if text else []
+    from salon.tui.settling import paragraph_cut
 
     kinds: dict[int, str] = {}
     for token in markdown_parser().parse(text):
@@ -350,28 +350,6 @@ def split_parts(text: str, size: int = CHUNK_SIZE) -> list[tuple[str, bool]]:
     if current:
         parts.append(("".join(current), False))
     return parts
-
-
-_UNSAFE_LINE_START = re.compile(r"\s|\d{1,9}[.)]|[-+*>#=`~|<\[!_]")
-"""What a line of a paragraph must not begin with to start a piece of its own: at the start of a text it could
-open a list, a quote, a heading, a code block or a table, or close a setext heading, instead of going on as prose."""
-
-
-def paragraph_cut(block: str, at_least: int = CHUNK_SIZE) -> int:
-    """Where a long paragraph may be cut (just after a newline, at least ``at_least`` in); 0 when nowhere safe.
-
-    The next piece must read as prose when parsed alone (see ``_UNSAFE_LINE_START``). The cut changes the drawing
-    only in that the wrapped line ends at the cut; an emphasis or link spanning the cut loses its styling.
-    """
-    offset = at_least
-    while True:
-        newline = block.find("\n", offset)
-        if newline < 0 or newline + 1 >= len(block):
-            return 0
-        start = newline + 1
-        if not _UNSAFE_LINE_START.match(block, start) and block[start] != "\n":
-            return start
-        offset = start
 
 
 def code_blocks(text: str) -> list[str]:

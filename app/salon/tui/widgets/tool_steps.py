@@ -22,7 +22,6 @@ from salon.events import (
     ToolsStarted,
 )
 from salon.tui.records import ToolPart
-from salon.tui.widgets.approval import ApprovalScreen, Decision
 from salon.tui.widgets.message import FinalMessage
 from salon.tui.widgets.tool_call import STATUS_TEXT, ToolCallRow
 
@@ -30,10 +29,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from textual.app import App
+    from textual.message import Message
 
     from salon.agents.definition import Agent
     from salon.runner.run import Run
     from salon.tui.conversation import ConversationData
+    from salon.tui.screens.approval import ApprovalScreen, Decision
 
 ToolEvent = StepCreated | StepDelta | RequiresAction | ToolsStarted | StepCompleted
 
@@ -56,6 +57,7 @@ class StepsView(Protocol):
     @property
     def app(self) -> App[Any]: ...
     def query(self, selector: type[FinalMessage]) -> Iterable[FinalMessage]: ...
+    def post_message(self, message: Message) -> bool: ...
     def tool_activity(self, text: str) -> None: ...
     def stop_reply(self) -> None: ...
 
@@ -152,6 +154,8 @@ class ToolSteps:
     def _ask_next(self) -> None:
         if self._dialog is not None or not self._asking:
             return
+        from salon.tui.screens.approval import ApprovalScreen
+
         call, agent = self._asking.popleft()
         # A conversation streaming off screen asks too; the dialog then names it.
         where = "" if self.view.display else (self.view.data.title or "another conversation")
