@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from salon import locations, terminal
-from salon.agents.definition import AgentCatalog, load_agents
 
 if TYPE_CHECKING:
+    from salon.agents.definition import AgentCatalog
     from salon.cli.common import Subcommands
 
 
@@ -54,6 +54,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _catalog() -> AgentCatalog:
+    from salon.agents.definition import load_agents
+
     return load_agents([locations.bundled_agents_dir(), locations.user_agents_dir()])
 
 
@@ -123,6 +125,8 @@ def _validate(paths: list, out: TextIO) -> int:
         checked = list(catalog)
     else:
         # Bundled agents come first so a user's step may name one; only the named files are reported.
+        from salon.agents.definition import load_agents
+
         catalog = load_agents([locations.bundled_agents_dir(), *paths])
         named = {p.resolve() for p in paths}
         checked = [a for a in catalog if a.path and (a.path.resolve() in named or a.path.parent.resolve() in named

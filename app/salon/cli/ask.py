@@ -14,28 +14,17 @@ from salon import terminal
 from salon.cli.common import add_common
 from salon.cli.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from salon.errors import SalonError
-from salon.events import (
-    Event,
-    MessageCompleted,
-    MessageCreated,
-    MessageDelta,
-    RequiresAction,
-    RunCancelled,
-    RunCreated,
-    RunFailed,
-    StepCompleted,
-    StepDelta,
-)
-from salon.reply import Reply, shown_rate
 from salon.surrogates import mend
 
-# The session, the store and the tool prompts load when a prompt is sent, not for `salon --help`: every `salon`
-# command builds this subcommand's parser.
+# The session, the store, the events and the tool prompts load when a prompt is sent, not for `salon --help`:
+# every `salon` command builds this subcommand's parser.
 if TYPE_CHECKING:
     from salon.agents.definition import Agent
     from salon.api import ChatMessage, Session
     from salon.cli.ask_tools import Approver
     from salon.cli.common import Subcommands
+    from salon.events import Event
+    from salon.reply import Reply
     from salon.runner.run import Run
     from salon.store import Exchange, StoreError
 
@@ -92,6 +81,8 @@ def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
 
 
 def usage_line(name: str, reply: Reply) -> str:
+    from salon.reply import shown_rate
+
     tokens = reply.usage.describe(grouped=False)
     shown = shown_rate(reply.tokens_per_second, reply.duration)
     rate = f", {shown:.1f} tok/s" if shown else ""
@@ -232,6 +223,17 @@ async def _print_run(run: Run, events: AsyncIterator[Event], args: argparse.Name
                      approver: Approver | None = None) -> int:
     """Print the run's ``events`` (the run followed by its exchange); ``run`` is stopped if the reader goes away."""
     from salon.cli.ask_tools import Refused, ToolRows
+    from salon.events import (
+        MessageCompleted,
+        MessageCreated,
+        MessageDelta,
+        RequiresAction,
+        RunCancelled,
+        RunCreated,
+        RunFailed,
+        StepCompleted,
+        StepDelta,
+    )
 
     live = bool(args.stream)
     labelled = False
