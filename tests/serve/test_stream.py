@@ -3,6 +3,8 @@ framings, several steps, late and several watchers, cancel, a provider failure, 
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import threading
 from pathlib import Path
 
@@ -252,3 +254,64 @@ def test_thinking_deltas_keep_the_text_part_first_so_text_readers_never_break(
     assert all(content[0]["type"] == "text" for content in deltas)
     assert delta_text(events) == "Virtue is knowledge."
     assert "".join(c[1]["thinking"]["value"] for c in deltas if len(c) > 1) == "Let me think about virtue."
+
+
+def test_twenty_cancels_at_once_are_answered_one_200_and_nineteen_409(
+        server: Served, client: httpx.Client, ollama_server: OllamaServer) -> None:
+    ollama_server.script(Scripted(text=" ".join(f"word{i}" for i in range(400)), rate=30))
+    thread_id = new_thread(client, "Go on forever.")
+    run_id = start_run(client, thread_id)
+    read_stream(client, thread_id, run_id, stop_after=lambda seen: count_deltas(seen) >= 3)
+    url = f"/v1/threads/{thread_id}/runs/{run_id}/cancel"
+
+    async def all_at_once() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as together:
+            return await asyncio.gather(*(together.post(url) for _ in range(20)))
+
+    answers = asyncio.run(all_at_once())
+    events = read_stream(client, thread_id, run_id)
+
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 19
+    assert next(a for a in answers if a.status_code == 200).json()["status"] == "cancelling"
+    for refusal in (a.json()["error"]["message"] for a in answers if a.status_code == 409):
+        assert "already being cancelled" in refusal or "already ended (cancelled)" in refusal
+    assert names(events)[-2:] == ["thread.message.incomplete", "thread.run.cancelled"]
+    assert names(events).count("thread.run.cancelled") == 1
+
+
+def test_sigterm_while_clients_watch_ends_their_streams_with_the_run_and_exits_quietly(
+        server: Served, client: httpx.Client, ollama_server: OllamaServer, data_dir: Path) -> None:
+    ollama_server.script(Scripted(text=" ".join(f"word{i}" for i in range(400)), rate=30))
+    thread_id = new_thread(client, "Go on.")
+    run_id = start_run(client, thread_id)
+    seen: dict[str, list] = {"hub": [], "openai": []}
+
+    def watch(framing: str) -> None:
+        def note(events: list) -> bool:
+            seen[framing] = list(events)
+            return False
+
+        seen[framing] = read_stream(server.client(), thread_id, run_id, framing=framing, stop_after=note)
+
+    watchers = [threading.Thread(target=watch, args=(framing,)) for framing in seen]
+    for watcher in watchers:
+        watcher.start()
+    wait_for(lambda: all(count_deltas(events) >= 3 for events in seen.values()))
+
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=60)
+    for watcher in watchers:
+        watcher.join(timeout=60)
+    stderr = server.process.stderr.read() if server.process.stderr else ""
+
+    assert names(seen["hub"])[-2:] == ["thread.message.incomplete", "thread.run.cancelled"], names(seen["hub"])
+    assert names(seen["openai"])[-3:] == ["thread.message.incomplete", "thread.run.cancelled", "done"]
+    incomplete = seen["hub"][-2][1]
+    partial = incomplete["content"][0]["text"]["value"]
+    assert incomplete["incomplete_details"]["reason"] == "interrupted" and partial == delta_text(seen["hub"])
+    assert partial.startswith("word0 word1 word2") and "word399" not in partial
+    assert server.process.returncode == 0
+    assert "Traceback" not in stderr and "graceful shutdown" not in stderr, stderr
+    assert stderr.strip().splitlines() == ["salon serve: stopped"]
+    reply = next(m for m in stored(data_dir, thread_id) if m.role == "assistant")
+    assert (reply.status, reply.text) == ("interrupted", partial)
