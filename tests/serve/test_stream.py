@@ -3,10 +3,12 @@ framings, several steps, late and several watchers, cancel, a provider failure, 
 
 from __future__ import annotations
 
-import asyncio
+import json
 import signal
+import socket
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -264,16 +266,13 @@ def test_twenty_cancels_at_once_are_answered_one_200_and_nineteen_409(
     read_stream(client, thread_id, run_id, stop_after=lambda seen: count_deltas(seen) >= 3)
     url = f"/v1/threads/{thread_id}/runs/{run_id}/cancel"
 
-    async def all_at_once() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as together:
-            return await asyncio.gather(*(together.post(url) for _ in range(20)))
-
-    answers = asyncio.run(all_at_once())
+    answers = all_at_once(server, [f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+                                   "Connection: close\r\n\r\n".encode()] * 20)
     events = read_stream(client, thread_id, run_id)
 
-    assert sorted(a.status_code for a in answers) == [200] + [409] * 19
-    assert next(a for a in answers if a.status_code == 200).json()["status"] == "cancelling"
-    for refusal in (a.json()["error"]["message"] for a in answers if a.status_code == 409):
+    assert sorted(status for status, _ in answers) == [200] + [409] * 19
+    assert next(body for status, body in answers if status == 200)["status"] == "cancelling"
+    for refusal in (body["error"]["message"] for status, body in answers if status == 409):
         assert "already being cancelled" in refusal or "already ended (cancelled)" in refusal
     assert names(events)[-2:] == ["thread.message.incomplete", "thread.run.cancelled"]
     assert names(events).count("thread.run.cancelled") == 1
@@ -315,3 +314,19 @@ def test_sigterm_while_clients_watch_ends_their_streams_with_the_run_and_exits_q
     assert stderr.strip().splitlines() == ["salon serve: stopped"]
     reply = next(m for m in stored(data_dir, thread_id) if m.role == "assistant")
     assert (reply.status, reply.text) == ("interrupted", partial)
+
+
+def all_at_once(server: Served, requests: list[bytes]) -> list[tuple[int, dict]]:
+    """Send each request on its own connection, all opened first and then written in one go (so the server reads
+    them together, as it would a burst of clicks); the status and JSON body of each answer."""
+    host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+    connections = [socket.create_connection((host, port), timeout=60) for _ in requests]
+    for connection, request in zip(connections, requests, strict=True):
+        connection.sendall(request)
+    answers = []
+    for connection in connections:
+        with connection, connection.makefile("rb") as answer:
+            status = int(answer.readline().split()[1])
+            body = answer.read().split(b"\r\n\r\n", 1)[1]
+            answers.append((status, json.loads(body)))
+    return answers
