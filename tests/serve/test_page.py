@@ -269,7 +269,8 @@ HOSTILE_WELCOME = ("Welcome " + ESCAPES["osc2"], "see " + ESCAPES["bidi-filename
 
 @pytest.fixture
 def hostile_agent(config_dir: Path) -> str:
-    """An agent whose name and welcome carry bidi and escapes (requested before ``page``: the server reads it)."""
+    """An agent whose name and welcome carry bidi and escapes. A test requests it before ``page``: pytest sets
+    fixtures up in the order asked, so the file is there when the page's server starts and reads its agents."""
     (config_dir / "agents").mkdir(parents=True)
     title, description = (json.dumps(text) for text in HOSTILE_WELCOME)  # JSON's escapes are TOML's
     (config_dir / "agents" / "mirror.toml").write_text(
@@ -284,9 +285,6 @@ def test_bidi_and_control_characters_are_shown_visibly_as_a_terminal_shows_them(
     ollama_server.script(Scripted(text=ESCAPED_REPLY, rate=200, hold_final=hold),
                          Scripted(text="The cave", error_after=1, error="runner \u202edeppots \x1b]2;T\x07"))
     prompt = "Open " + ESCAPES["bidi-filename"] + " " + ESCAPES["osc2"]
-    page.reload()  # the agent list as the server read it
-    page.locator("#agent option").first.wait_for(state="attached")
-
     ask(page, hostile_agent, prompt)
     until(page, lambda: page.text_content(".msg.assistant .body.live") == inert(ESCAPED_REPLY))
     hold.set()
