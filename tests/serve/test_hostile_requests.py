@@ -53,6 +53,17 @@ def test_a_lone_surrogate_in_a_posted_message_is_mended_and_nothing_is_half_writ
         assert store.conversation(thread_id).title == "x \ufffd y"
 
 
+def test_a_database_that_cannot_keep_a_thread_is_a_json_503_naming_it(client: httpx.Client, data_dir: Path) -> None:
+    thread_id = client.post("/v1/threads", json={}).json()["id"]
+    (data_dir / "salon.db").unlink()  # deleted while served: Salon refuses to write into a file nobody will see
+
+    made = client.post("/v1/threads", json={"messages": [{"role": "user", "content": "Keep me?"}]})
+    added = client.post(f"/v1/threads/{thread_id}/messages", json={"role": "user", "content": "And me?"})
+
+    refused(made, 503, "salon.db was deleted or replaced", "restart Salon")
+    refused(added, 503, "salon.db was deleted or replaced")
+
+
 def test_json_nested_past_the_limit_is_refused_naming_the_limit(client: httpx.Client) -> None:
     thread_id = client.post("/v1/threads", json={}).json()["id"]
     url = f"/v1/threads/{thread_id}/messages"
