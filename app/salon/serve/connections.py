@@ -4,8 +4,8 @@ a cap on how many connections are open at once.
 uvicorn (0.55) has neither. Its ``timeout_keep_alive`` runs only between requests and stops at the first byte of
 the next one; its ``limit_concurrency`` is checked once a request's headers are complete; ``h11`` bounds their size
 (16 KiB), not their time. So a client that sends half a request line, or a header a byte at a time ("slowloris"),
-held its connection for ever, and enough of them ran the process out of file descriptors. Here the headers of every
-request (the first, and each one after on a kept-alive connection) must be complete within
+held its connection for ever (1,500 did, in issue 27), and enough of them would use up the open-file limit. Here
+the headers of every request (the first, and each one after on a kept-alive connection) must be complete within
 :data:`HEADER_TIMEOUT`, or the connection is answered 408 and closed; past the cap, a new connection is answered
 503 and closed at once. A request's body has its own deadline, in the app (``BODY_TIMEOUT``).
 """
@@ -24,7 +24,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 HEADER_TIMEOUT = 10.0
-"""Seconds from a connection's first byte (or its last response) for a request's headers to arrive whole."""
+"""Seconds from a connection's opening (or its last response) for the next request's headers to arrive whole."""
 _WARN_EVERY = 60.0  # seconds between two "too many connections" lines on standard error
 
 
