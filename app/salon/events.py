@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from salon.errors import ProviderError
+from salon.errors import RunError
 from salon.reply import Reply, Usage
 
 MessageStatus = Literal["streaming", "complete", "interrupted", "failed"]
@@ -86,7 +86,7 @@ class RunFailed:
     """The run stopped on ``exception``, the typed error itself: faces match on its type, never on a name."""
 
     run_id: str
-    exception: ProviderError
+    exception: RunError
 
     name = "thread.run.failed"
 
