@@ -163,6 +163,11 @@ class StepDelta:
     name = "thread.run.step.delta"
 
 
+Decision = Literal["once", "always", "deny"]
+"""The answer to a tool call the run asked about (:class:`RequiresAction`): every face gives one of these."""
+DECISIONS: tuple[Decision, ...] = ("once", "always", "deny")
+
+
 @dataclass(frozen=True, slots=True)
 class RequiresAction:
     """The run waits for :meth:`salon.runner.run.Run.decide` on each of ``calls``."""

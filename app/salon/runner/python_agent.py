@@ -41,8 +41,6 @@ from salon.surrogates import mend
 T = TypeVar("T")
 _ROLES = {"system": "system", "user": "user", "assistant": "assistant", "agent": "assistant"}
 
-__all__ = ["AgentCodeError", "PythonRun"]  # AgentCodeError lives in salon.errors; named here where it was
-
 
 @dataclass(eq=False)
 class _Stream:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from salon.agents.definition import Agent, Step
 from salon.errors import ProviderError, RunError, ServerBusy, ToolError
 from salon.events import (
+    DECISIONS,
+    Decision,
     Event,
     MessageCompleted,
     MessageStatus,
@@ -38,8 +40,6 @@ T = TypeVar("T")
 
 BUSY_RETRY_DELAYS = (0.5, 1.5, 3.0)
 
-Decision = Literal["once", "always", "deny"]
-DECISIONS: tuple[Decision, ...] = ("once", "always", "deny")
 
 
 @dataclass(frozen=True, slots=True)

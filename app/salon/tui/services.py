@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 from salon.tui.rendering import Palette
 
 if TYPE_CHECKING:
+    from textual.message_pump import MessagePump
+
     from salon.agents.definition import Agent
     from salon.api import ChatMessage, Session
     from salon.runner.run import Run
     from salon.store import Store
+    from salon.tui.app import SalonApp
 
 Clock = Callable[[], float]
 
@@ -40,3 +43,13 @@ class Services:
         The injected clock times it, so the figures on screen (elapsed, tok/s) are the same on every test run.
         """
         return self.session.run(agent, None, history=history, model=model, clock=self.clock)
+
+
+def salon_app(node: MessagePump) -> SalonApp:
+    """The app ``node`` runs in, typed: screens call the app's own methods by name, never through ``getattr``."""
+    from salon.tui.app import SalonApp
+
+    app = node.app
+    if not isinstance(app, SalonApp):
+        raise TypeError(f"{type(node).__name__} runs only inside Salon's app, not {type(app).__name__}")
+    return app

@@ -2,16 +2,21 @@
 
 The run streams a call's arguments (``StepDelta``), asks before it runs (``RequiresAction``) and reports its end
 (``StepCompleted``); this object keeps the row of each call up to date in the message the call belongs to, and asks
-the user, one call at a time, in an :class:`ApprovalScreen`. It answers the run with ``run.decide``; Esc in the
-dialog stops the run instead (``run.cancel``), which the run ends ``cancelled`` with everything so far kept.
+the user, one call at a time, in an :class:`ApprovalScreen`, which the screen shows when asked (:class:`AskApproval`,
+a message: a widget's part does not push screens). It answers the run with ``run.decide``; Esc in the dialog stops
+the run instead (``run.cancel``), which the run ends ``cancelled`` with everything so far kept.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from textual.message import Message
+
 from salon.events import (
+    Decision,
     RequiresAction,
     RunCompleted,
     RunFailed,
@@ -27,7 +32,7 @@ from salon.tui.widgets.tool_call import STATUS_TEXT, ToolCallRow
 
 if TYPE_CHECKING:
     from salon.runner.run import Run
-    from salon.tui.screens.approval import ApprovalScreen, Decision
+    from salon.tui.screens.approval import ApprovalScreen
     from salon.tui.widgets.chat_view import ChatView
 
 ToolEvent = StepCreated | StepDelta | RequiresAction | ToolsStarted | StepCompleted
@@ -36,6 +41,18 @@ UNFINISHED = ("streaming", "waiting", "running")
 
 STOPPED_WAITING = "Stopped: the tool was not run. Everything that arrived before is kept."
 STOPPED_RUNNING = "Stopped while a tool was running: its result is not used. Everything that arrived before is kept."
+
+
+class AskApproval(Message):
+    """A run asks about a tool call: the screen pushes ``dialog`` with ``answered`` as its callback, while
+    ``steps.asking(dialog)`` (the run may have ended before the message arrived)."""
+
+    def __init__(self, steps: ToolSteps, dialog: ApprovalScreen,
+                 answered: Callable[[Decision | None], None]) -> None:
+        super().__init__()
+        self.steps = steps
+        self.dialog = dialog
+        self.answered = answered
 
 
 class ToolSteps:
@@ -137,7 +154,11 @@ class ToolSteps:
         where = "" if self.view.display else (self.view.data.title or "another conversation")
         dialog = ApprovalScreen(call, agent, waiting=len(self._asking), where=where)
         self._dialog = dialog
-        self.view.app.push_screen(dialog, lambda decision: self._answered(dialog, call, decision))
+        self.view.post_message(AskApproval(self, dialog, lambda decision: self._answered(dialog, call, decision)))
+
+    def asking(self, dialog: ApprovalScreen) -> bool:
+        """Whether ``dialog`` is still the question to ask (not closed because the run ended)."""
+        return dialog is self._dialog
 
     def _answered(self, dialog: ApprovalScreen, call: ToolCall, decision: Decision | None) -> None:
         if dialog is not self._dialog:
@@ -162,5 +183,5 @@ class ToolSteps:
     def _close_dialog(self) -> None:
         dialog, self._dialog = self._dialog, None
         # Only the top screen can be dismissed; one under another dialog stays, and its answer is ignored.
-        if dialog is not None and dialog.is_attached and dialog is self.view.app.screen:
+        if dialog is not None and dialog.is_attached and dialog.is_current:
             dialog.dismiss(None)
