@@ -175,7 +175,7 @@ def parse_file(path: Path) -> _Raw:
     return _Raw(path.stem, path, data, lines)
 
 
-def _check(table: dict[str, Any], allowed: dict[str, tuple[tuple[type, ...], str]], path: Path,
+def _check(table: dict[str, Any], allowed: Mapping[str, tuple[tuple[type, ...], str]], path: Path,
            lines: KeyLines, where: tuple[Any, ...]) -> None:
     for key, value in table.items():
         if key in _USER_ONLY_KEYS:

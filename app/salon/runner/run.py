@@ -332,7 +332,8 @@ class Run:
                 yield Ended("failed", failure)
                 return
             finally:
-                await chunks.aclose()
+                if isinstance(chunks, AsyncGenerator):  # closed now, so a cancel stops the request at once
+                    await chunks.aclose()
             if not await self._sleep(delay):
                 yield Ended("interrupted")
                 return
