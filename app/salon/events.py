@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from salon.errors import ProviderError
+from salon.errors import RunError
 from salon.reply import Reply, Usage
 
 MessageStatus = Literal["streaming", "complete", "interrupted", "failed"]
@@ -87,7 +87,7 @@ class RunFailed:
     """The run stopped on ``exception``, the typed error itself: faces match on its type, never on a name."""
 
     run_id: str
-    exception: ProviderError
+    exception: RunError
 
     name = "thread.run.failed"
 
@@ -162,6 +162,11 @@ class StepDelta:
     arguments: str = ""
 
     name = "thread.run.step.delta"
+
+
+Decision = Literal["once", "always", "deny"]
+"""The answer to a tool call the run asked about (:class:`RequiresAction`): every face gives one of these."""
+DECISIONS: tuple[Decision, ...] = ("once", "always", "deny")
 
 
 @dataclass(frozen=True, slots=True)

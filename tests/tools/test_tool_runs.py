@@ -8,6 +8,7 @@ import json
 import pytest
 
 from salon.config.read import load_config
+from salon.errors import ProviderError, RunError, ToolError
 from salon.events import (
     MessageCompleted,
     MessageCreated,
@@ -233,6 +234,10 @@ async def test_a_server_that_does_not_start_fails_the_run_clearly(config_dir, ag
     message = events[-1].error
     assert "MCP server 'lab'" in message and "cannot open its database" in message
     assert ollama_server.requests == []
+    # The tools' failure, not the model server's: a face that offers "is Ollama running?" must not match it.
+    failure = events[-1].exception
+    assert isinstance(failure, ToolError) and isinstance(failure, RunError)
+    assert not isinstance(failure, ProviderError)
 
 
 async def test_a_server_not_in_the_config_is_named_with_the_fix(config_dir, agents_dir, ollama_server,

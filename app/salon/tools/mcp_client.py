@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import tempfile
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TextIO, cast
 
 import mcp
 from mcp.client.stdio import stdio_client
@@ -104,7 +104,7 @@ class McpConnection:
             self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
         parameters = mcp.StdioServerParameters(command=settings.command or "", args=list(settings.args),
                                                env=dict(settings.env) or None)
-        return stdio_client(parameters, errlog=self._errlog)
+        return stdio_client(parameters, errlog=cast(TextIO, self._errlog))  # a text-mode file: what TextIO says
 
     async def call(self, tool: str, arguments: dict[str, Any], timeout: float) -> Outcome:
         """Call ``tool``; raises :class:`McpFailure` when the server is gone, ``TimeoutError`` past ``timeout``."""

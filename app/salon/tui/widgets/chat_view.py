@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from textual.containers import Vertical
 from textual.message import Message
 
-from salon.errors import ModelNotFound, ProviderError, ServerUnreachable
+from salon.errors import ModelNotFound, ProviderError, RunError, ServerUnreachable
 from salon.events import (
     MessageCompleted,
     MessageCreated,
@@ -64,7 +64,7 @@ class ChatView(Vertical):
     class Failed(Message):
         """A run failed; the screen decides what to offer (a banner, a pull, a retry)."""
 
-        def __init__(self, view: ChatView, error: ProviderError, prompt: str | None) -> None:
+        def __init__(self, view: ChatView, error: RunError, prompt: str | None) -> None:
             super().__init__()
             self.view = view
             self.error = error
