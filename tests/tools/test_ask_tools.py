@@ -169,3 +169,23 @@ def test_the_readme_config_finds_the_server_installed_beside_salon_whatever_pyth
     assert done.returncode == 0, done.stderr
     assert done.stdout == "Let me check.\nIt is evening in Tokyo.\n"
     assert json.loads(ollama_server.requests[1]["messages"][-1]["content"])["timezone"] == "Asia/Tokyo"
+
+
+def test_a_server_that_will_not_start_is_a_warning_naming_the_likely_cause_and_the_answer_comes(
+        config_dir, ollama_server, tmp_path):
+    # A server installed into one Python, started with another: "No module named …" is named as the cause.
+    _a_python_without_the_server(tmp_path / "bin")
+    shim = tmp_path / "bin" / "python"
+    ollama_server.add_model("llama3.2", "completion", "tools")
+    (config_dir / "config.toml").write_text(f'[mcp_servers.time]\ncommand = "{shim}"\n'
+                                            'args = ["-m", "mcp_server_time", "--local-timezone", "UTC"]\n',
+                                            encoding="utf-8")
+    ollama_server.script(Scripted(text="I cannot reach a clock right now."))
+    done = run_salon("ask", "--agent", "clock", "What time is it in Tokyo?", timeout=90)
+    assert (done.returncode, done.stdout) == (0, "I cannot reach a clock right now.\n"), done.stderr
+    assert done.stderr.startswith("salon: warning: the tools of MCP server 'time' are not available for this "
+                                  "reply: MCP server 'time'")
+    assert "No module named mcp_server_time" in done.stderr
+    assert f"Likely cause: '{shim}' has no module 'mcp_server_time'" in done.stderr
+    assert f"`{shim} -m pip install …`" in done.stderr
+    assert "'time' could not be started" in ollama_server.requests[0]["messages"][0]["content"]

@@ -229,9 +229,9 @@ def read_metadata(path: Path) -> tuple[dict[str, Any], list[str], int | None]:
     data: dict[str, Any] = {}
     name = details.get("display_name") or document.get("name")
     if name and len(name) > MAX_NAME_CHARS:
-        key = ("details", "display_name") if details.get("display_name") else ("name",)
-        raise AgentFileError(path, lines.of(*key), f"'{_dotted(key)}' is {len(name):,} characters long; a name "
-                                                   f"is shown on one line and may be at most {MAX_NAME_CHARS}")
+        field = ("details", "display_name") if details.get("display_name") else ("name",)
+        raise AgentFileError(path, lines.of(*field), f"'{_dotted(field)}' is {len(name):,} characters long; a "
+                                                     f"name is shown on one line and may be at most {MAX_NAME_CHARS}")
     if name:
         data["name"] = name
     for key in ("description", "version"):

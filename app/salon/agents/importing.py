@@ -17,9 +17,9 @@ from typing import TextIO
 import tomli_w
 
 from salon import locations
-from salon.terminal import one_line
 from salon.agents.hub import METADATA, PROGRAM, FolderAgent, compile_program, describe_folder, is_agent_folder
 from salon.errors import SalonError
+from salon.terminal import one_line
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700

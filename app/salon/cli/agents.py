@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TextIO
 
 from salon import locations, terminal
-from salon.terminal import one_line
 from salon.agents.definition import AgentCatalog, load_agents
+from salon.terminal import one_line
 
 
 def run(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:

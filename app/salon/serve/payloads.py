@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from salon.agents.definition import Agent
-from salon.events import Event, MessageCompleted, MessageCreated, MessageDelta, to_openai
+from salon.events import Event, MessageCompleted, MessageCreated, MessageDelta, ToolsUnavailable, to_openai
 from salon.store import Conversation, StoredMessage
 
 if TYPE_CHECKING:
@@ -113,4 +113,9 @@ def event(value: Event, thread_id: str, redact: Any = str) -> dict[str, Any]:
             details = data.get("incomplete_details")
             if details and details.get("error"):
                 details["error"] = redact(details["error"])
+        case ToolsUnavailable():
+            # A server's own words on why it would not start can quote a key from its environment.
+            data["notice"] = redact(data["notice"])
+            for server in data["servers"]:
+                server["error"] = redact(server["error"])
     return data
