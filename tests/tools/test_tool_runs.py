@@ -223,6 +223,23 @@ async def test_a_tool_that_returns_megabytes_is_cut_and_says_so(config_dir, agen
     assert len(ollama_server.requests[1]["messages"][-1]["content"]) < 21_000
 
 
+async def test_reading_a_huge_answer_costs_time_in_proportion_to_its_size(config_dir, agents_dir, ollama_server,
+                                                                         tools_model, lab_log):
+    # The SDK's stdio reader re-joins and re-splits all it has buffered for every chunk: 5 MB took seconds of
+    # CPU, and 50 MB (a hundred times that) outlasts even this generous timeout. Read once, it takes seconds.
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log, timeout=100)),
+                           agents_dir)
+    ollama_server.script(Scripted(text="", tool_calls=[{"name": "flood", "arguments": {"megabytes": 50}}]),
+                         Scripted(text="That was a lot."))
+    async with session:
+        events = await drive(session.run("labbie", "Go."))
+    [call] = next(e for e in events if isinstance(e, StepCompleted)).calls
+    assert call.status == "completed", call.error
+    assert "Salon cut this tool's output: 52,428,800 characters" in call.output
+    assert isinstance(events[-1], RunCompleted)
+
+
 async def test_a_server_that_does_not_start_is_named_and_the_reply_goes_on_without_it(
         config_dir, agents_dir, ollama_server, tools_model, lab_log):
     write_agent(agents_dir, "labbie", tools_model, ["lab.*"], 'system = "You are a lab assistant."\n')

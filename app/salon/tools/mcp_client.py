@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import mcp
-from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from salon.config.mcp_servers import McpServerSettings, resolve_command
@@ -103,9 +102,10 @@ class McpConnection:
         # so it stays open past the connection (closed by aclose).
         if self._errlog is None:
             self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
-        parameters = mcp.StdioServerParameters(command=resolve_command(settings.command or ""),
-                                               args=list(settings.args), env=dict(settings.env) or None)
-        return stdio_client(parameters, errlog=self._errlog)
+        from salon.tools.stdio import stdio_transport
+
+        return stdio_transport(resolve_command(settings.command or ""), list(settings.args),
+                               dict(settings.env) or None, self._errlog)
 
     async def call(self, tool: str, arguments: dict[str, Any], timeout: float) -> Outcome:
         """Call ``tool``; raises :class:`McpFailure` when the server is gone, ``TimeoutError`` past ``timeout``."""
