@@ -196,6 +196,28 @@ class ToolsStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolsUnavailable:
+    """Some MCP servers of the step could not be used (they would not start or list their tools).
+
+    The run goes on with the tools of the others, and the model is told which are missing; every face shows
+    :attr:`notice` so the user knows why a tool was not used. Salon's own event, not one of OpenAI's.
+    """
+
+    run_id: str
+    message_id: str
+    servers: tuple[tuple[str, str], ...]
+    """``(server, why)`` for each server left out."""
+
+    name = "thread.run.tools_unavailable"
+
+    @property
+    def notice(self) -> str:
+        """One line per server: which tools are missing and why."""
+        return "\n".join(f"the tools of MCP server '{server}' are not available for this reply: {why}"
+                         for server, why in self.servers)
+
+
+@dataclass(frozen=True, slots=True)
 class StepCompleted:
     """The step's calls have run (or were denied, failed, cancelled): each carries its output or error."""
 
@@ -213,4 +235,4 @@ class StepCompleted:
 
 
 Event = (RunCreated | MessageCreated | MessageDelta | MessageCompleted | StepCreated | StepDelta | RequiresAction
-         | ToolsStarted | StepCompleted | RunCompleted | RunFailed | RunCancelled)
+         | ToolsStarted | ToolsUnavailable | StepCompleted | RunCompleted | RunFailed | RunCancelled)

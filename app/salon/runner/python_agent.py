@@ -386,7 +386,10 @@ def _refusal(program: Path) -> str | None:
     if program.resolve().parent.parent != locations.user_agents_dir().resolve():
         return (f"a Python agent runs only from your own agents folder ({locations.user_agents_dir()}); "
                 f"`salon agents import {program.parent}` copies it there after asking")
-    return None
+    # Checked again as it starts, not only when the agents loaded: a folder opened to others meanwhile counts.
+    from salon.agents.hub import program_refusal
+
+    return program_refusal(program)
 
 
 def _stderr_print(*values: object, **options: Any) -> None:

@@ -4,7 +4,7 @@ each a run of events."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
@@ -25,6 +25,7 @@ from salon.events import (
     ToolCall,
     ToolsStarted,
     ToolStatus,
+    ToolsUnavailable,
 )
 from salon.ids import new_id
 from salon.providers import ChatMessage, CompletionRequest, Providers, split_ref
@@ -60,6 +61,20 @@ def build_messages(step: Step, history: Sequence[ChatMessage], earlier: Sequence
         said = "\n\n".join(f"{out.persona} replied:\n\n{out.text}" for out in earlier)
         messages.append(ChatMessage("user", said))
     return messages
+
+
+def unavailable_note(unavailable: Mapping[str, str]) -> str:
+    """What the model is told of servers whose tools it was not given, so it says so instead of guessing."""
+    names = ", ".join(f"'{server}'" for server in unavailable)
+    return (f"Note from Salon: the tools of the MCP server(s) {names} could not be started for this reply, so they "
+            "are not offered. If the user's request needs them, say that those tools are unavailable right now.")
+
+
+def with_note(messages: list[ChatMessage], note: str) -> list[ChatMessage]:
+    """``messages`` with ``note`` added to the system prompt (one system message: some templates read only one)."""
+    if messages and messages[0].role == "system":
+        return [replace(messages[0], content=f"{messages[0].content}\n\n{note}"), *messages[1:]]
+    return [ChatMessage("system", note), *messages]
 
 
 class Run:
@@ -164,6 +179,10 @@ class Run:
                         yield event
                     return
                 toolset = offered
+                if toolset.unavailable:
+                    assert completion.message_id is not None
+                    yield ToolsUnavailable(self.id, completion.message_id, tuple(toolset.unavailable.items()))
+                    messages = with_note(messages, unavailable_note(toolset.unavailable))
             request = CompletionRequest(
                 model=split_ref(step.model),
                 messages=tuple(messages),

@@ -26,6 +26,7 @@ from salon.events import (
     StepCreated,
     StepDelta,
     ToolsStarted,
+    ToolsUnavailable,
 )
 from salon.tui.records import MessageRecord
 from salon.tui.widgets.chat_log import ChatLog
@@ -304,6 +305,8 @@ class ChatView(Vertical):
                     await self.chat_log.append(live, record=False)
                 elif isinstance(event, StepCreated | StepDelta | RequiresAction | ToolsStarted | StepCompleted):
                     await tools.handle(event)
+                elif isinstance(event, ToolsUnavailable):
+                    self.app.notify(event.notice, title="Tools unavailable", severity="warning", timeout=15)
                 elif isinstance(event, MessageCompleted):
                     record = self.data.completed(event)
                     completed.append(record)
