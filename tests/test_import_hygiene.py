@@ -46,7 +46,19 @@ PROBE = textwrap.dedent('''
     atexit.register(report)
 
     if os.environ.get("SALON_PROBE_TUI"):
-        import gc, threading, time
+        import threading, time
+        from textual.app import App
+
+        # The app is found as it is made. (Not by a gc.get_objects() scan from another thread: that holds every
+        # object, a tuple still being built included, and CPython cannot resize a tuple someone else holds.)
+        apps = []
+        made = App.__init__
+
+        def remember(self, *args, **kwargs):
+            apps.append(self)
+            made(self, *args, **kwargs)
+
+        App.__init__ = remember
 
         def settled(app):
             # Start-up work (the connection check) runs after the first frame: done once the status line says
@@ -54,18 +66,19 @@ PROBE = textwrap.dedent('''
             return "connected" in app.export_screenshot() and not any(w.is_running for w in app.workers)
 
         def watch():
-            from textual.app import App
             deadline = time.monotonic() + 60
-            app = None
-            while app is None or not app.call_from_thread(settled, app):
+            while not (apps and apps[0].is_running):
                 if time.monotonic() > deadline:
-                    report("the app never started" if app is None else "the app never settled")
+                    report("the app never started")
                     os._exit(3)
-                running = [o for o in gc.get_objects() if isinstance(o, App) and o.is_running]
-                app = running[0] if running else None
+                time.sleep(0.1)
+            while not apps[0].call_from_thread(settled, apps[0]):
+                if time.monotonic() > deadline:
+                    report("the app never settled")
+                    os._exit(3)
                 time.sleep(0.1)
             report("started")
-            app.call_from_thread(app.exit)
+            apps[0].call_from_thread(apps[0].exit)
 
         threading.Thread(target=watch, daemon=True).start()
 
