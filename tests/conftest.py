@@ -96,6 +96,7 @@ XDIST_GROUPS: dict[str, tuple[str, str]] = {
     "serve/test_page.py": ("browser", "one Chromium (a module fixture) for every page test, not one per worker"),
     "test_packaging.py": ("packaging", "the wheel, sdist and fresh venv built once (module fixtures), not per worker"),
     "faults/test_offline.py": ("offline", "its module fixture, built once"),
+    "gguf/": ("model", "the real model: one generating at a time, or two fight for the cores past their limits"),
 }
 
 
