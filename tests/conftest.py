@@ -78,7 +78,7 @@ def salon_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_salon(*args: str, input: str | None = None, timeout: float = 30, **env: str) -> subprocess.CompletedProcess:
+def run_salon(*args: str, input: str | None = None, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
     """Run the real ``salon`` command line in a subprocess and capture what it prints."""
     stdin = None if input is not None else subprocess.DEVNULL
     return subprocess.run([sys.executable, "-m", "salon", *args], input=input, stdin=stdin, capture_output=True,
