@@ -50,6 +50,19 @@ def shown(app: SalonApp) -> str:
     return text
 
 
+async def wait_until_shown(pilot: Pilot, app: SalonApp, *texts: str) -> None:
+    """Wait until each of ``texts`` has been on screen: notices are drawn after the first frame, and a toast may
+    leave before the last one arrives, so each counts once seen rather than all at one read."""
+    seen: set[str] = set()
+
+    def all_seen() -> bool:
+        screen = " ".join(shown(app).split())
+        seen.update(text for text in texts if text in screen)
+        return len(seen) == len(texts)
+
+    await wait_for(pilot, all_seen, timeout=120, what=f"each of {texts} on screen")
+
+
 def flat(app: SalonApp) -> str:
     """The screen's words in order, without box borders or line breaks (text wraps inside message boxes)."""
     return " ".join(shown(app).translate({ord(c): " " for c in "│▌▕▏"}).split())
@@ -159,7 +172,7 @@ async def test_a_megabyte_reply_arrives_whole_and_the_app_keeps_working(
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await send(app, pilot, "Write a lot")
-        await wait_for(pilot, lambda: finals(app), timeout=60, what="the final message")
+        await wait_for(pilot, lambda: finals(app), timeout=240, what="the final message")
         await settle(app, pilot)
         assert ollama_server.requests[0]["stream"] is False
         await pilot.press("o", "k")  # still typing
@@ -183,16 +196,16 @@ async def test_a_megabyte_reply_streams_through_the_live_view_and_the_app_keeps_
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
             await send(app, pilot, "Write a lot")
-            await wait_for(pilot, lambda: app.screen.query(LiveMessage), timeout=60, what="the live reply")
+            await wait_for(pilot, lambda: app.screen.query(LiveMessage), timeout=120, what="the live reply")
             live = app.screen.query_one(LiveMessage)
-            await wait_for(pilot, lambda: live.written == MEGABYTE, timeout=120, what="the megabyte written live")
+            await wait_for(pilot, lambda: live.written == MEGABYTE, timeout=240, what="the megabyte written live")
             end = MEGABYTE.rstrip().rsplit("\n", 1)[-1][:20]
-            await wait_for(pilot, lambda: end in shown(app), timeout=60, what="its end on screen, still live")
+            await wait_for(pilot, lambda: end in shown(app), timeout=120, what="its end on screen, still live")
             assert not finals(app)
             await pilot.press("o", "k")  # typing while it streams
-            await wait_for(pilot, lambda: app.chat_screen.composer.text == "ok", timeout=30, what="the keys")
+            await wait_for(pilot, lambda: app.chat_screen.composer.text == "ok", timeout=60, what="the keys")
             release.set()
-            await wait_for(pilot, lambda: finals(app), timeout=90, what="the final message")
+            await wait_for(pilot, lambda: finals(app), timeout=240, what="the final message")
             assert finals(app)[0].record.text == MEGABYTE
     finally:
         release.set()
@@ -206,7 +219,7 @@ async def test_markup_like_text_is_shown_and_kept_literally(home: Home, ollama_s
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await send(app, pilot, "Show me [bold]markup[/bold] and [/INST]")
-        await wait_for(pilot, lambda: finals(app), timeout=60, what="the final message")
+        await wait_for(pilot, lambda: finals(app), timeout=240, what="the final message")
         await settle(app, pilot)
         (final,) = finals(app)
         assert final.record.text == MARKUP
@@ -342,8 +355,7 @@ async def test_an_unusable_database_leaves_the_chat_working_unsaved_and_says_so(
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
         # The notice is posted once the store has failed to open, after the first frame: wait for it to be drawn.
-        await wait_for(pilot, lambda: "History unavailable" in shown(app)
-                       and "damaged or not a Salon database" in shown(app), what="the history notice")
+        await wait_until_shown(pilot, app, "History unavailable", "damaged or not a Salon database")
         await send(app, pilot, "What is virtue?")
         await settle(app, pilot)
         assert [f.record.text for f in finals(app)] == [TEXT]
@@ -363,9 +375,8 @@ async def test_broken_config_theme_and_agent_files_are_named_at_start_and_the_ch
     app = fault_app(home, ollama_server.host)
     async with app.run_test(size=(160, 60), notifications=True) as pilot:
         await settle(app, pilot)
-        named = ("'ollama.read_timeout' should be", "mine.toml:2: invalid TOML", "loop.toml:4: steps[1] makes a cycle")
-        # The notices are drawn after the first frame: wait for all three rather than read the screen once.
-        await wait_for(pilot, lambda: all(name in " ".join(shown(app).split()) for name in named), what="the notices")
+        await wait_until_shown(pilot, app, "'ollama.read_timeout' should be", "mine.toml:2: invalid TOML",
+                               "loop.toml:4: steps[1] makes a cycle")
         assert app.theme == "salon-dark"
         await send(app, pilot, "What is virtue?")
         await settle(app, pilot)

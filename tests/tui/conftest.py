@@ -81,7 +81,7 @@ async def send(app: SalonApp, pilot: Pilot, text: str) -> None:
     await pilot.press("enter")
 
 
-async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:
     """Poll ``condition`` between frames until it holds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
