@@ -54,13 +54,18 @@ async def wait_until_shown(pilot: Pilot, app: SalonApp, *texts: str) -> None:
     """Wait until each of ``texts`` has been on screen: notices are drawn after the first frame, and a toast may
     leave before the last one arrives, so each counts once seen rather than all at one read."""
     seen: set[str] = set()
+    last = [""]
 
     def all_seen() -> bool:
-        screen = " ".join(shown(app).split())
+        last[0] = shown(app)
+        screen = " ".join(last[0].split())
         seen.update(text for text in texts if text in screen)
         return len(seen) == len(texts)
 
-    await wait_for(pilot, all_seen, timeout=120, what=f"each of {texts} on screen")
+    try:
+        await wait_for(pilot, all_seen, timeout=120, what=f"each of {texts} on screen")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; seen {sorted(seen)}; the screen last showed:\n{last[0]}") from None
 
 
 def flat(app: SalonApp) -> str:
@@ -353,9 +358,10 @@ async def test_an_unusable_database_leaves_the_chat_working_unsaved_and_says_so(
     ollama_server.script(Scripted(text=TEXT))
     app = fault_app(home, ollama_server.host)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await settle(app, pilot)
-        # The notice is posted once the store has failed to open, after the first frame: wait for it to be drawn.
+        # The notice is posted once the store has failed to open, after the first frame: wait for it to be drawn,
+        # looking from the start (a toast leaves after its seconds, however long start-up took on a busy machine).
         await wait_until_shown(pilot, app, "History unavailable", "damaged or not a Salon database")
+        await settle(app, pilot)
         await send(app, pilot, "What is virtue?")
         await settle(app, pilot)
         assert [f.record.text for f in finals(app)] == [TEXT]
@@ -374,9 +380,10 @@ async def test_broken_config_theme_and_agent_files_are_named_at_start_and_the_ch
     ollama_server.script(Scripted(text=TEXT))
     app = fault_app(home, ollama_server.host)
     async with app.run_test(size=(160, 60), notifications=True) as pilot:
-        await settle(app, pilot)
+        # Looked for from the start: the toasts leave after 10 s, and a loaded machine can take that to settle.
         await wait_until_shown(pilot, app, "'ollama.read_timeout' should be", "mine.toml:2: invalid TOML",
                                "loop.toml:4: steps[1] makes a cycle")
+        await settle(app, pilot)
         assert app.theme == "salon-dark"
         await send(app, pilot, "What is virtue?")
         await settle(app, pilot)
