@@ -283,7 +283,7 @@ class Store:
         *values, writer, checkpoint_at = row
         values[11] = bool(values[11])
         values[8] = status_as_read(values[8], writer, checkpoint_at, now)
-        return StoredMessage(*values, tool_calls=calls)
+        return StoredMessage(*values, tool_calls=calls)  # type: ignore[misc]  # values stop before tool_calls
 
     def save_tool_calls(self, message_id: str, calls: Sequence[ToolCall]) -> None:
         """Keep a message's tool calls as they stand now (asked, answered, run); secrets redacted."""

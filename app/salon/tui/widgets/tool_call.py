@@ -48,13 +48,21 @@ STATUS_TEXT: Mapping[str, str] = {
 class ToolCallLike(Protocol):
     """What a row reads of a ``salon.events.ToolCall`` (or of a stored tool-call part)."""
 
-    id: str
-    server: str
-    tool: str
-    arguments: str
-    status: Any
-    output: str | None
-    error: str | None
+    # Read-only, as the frozen dataclasses that match it are.
+    @property
+    def id(self) -> str: ...
+    @property
+    def server(self) -> str: ...
+    @property
+    def tool(self) -> str: ...
+    @property
+    def arguments(self) -> str: ...
+    @property
+    def status(self) -> Any: ...
+    @property
+    def output(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
 
 
 def compact_arguments(arguments: str) -> str:
