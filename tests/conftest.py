@@ -78,11 +78,36 @@ def salon_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_salon(*args: str, input: str | None = None, timeout: float = 30, **env: str) -> subprocess.CompletedProcess:
+def run_salon(*args: str, input: str | None = None, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
     """Run the real ``salon`` command line in a subprocess and capture what it prints."""
     stdin = None if input is not None else subprocess.DEVNULL
     return subprocess.run([sys.executable, "-m", "salon", *args], input=input, stdin=stdin, capture_output=True,
                           text=True, timeout=timeout, env=salon_env(**env), cwd=ROOT)
+
+
+# -- what must share one worker under pytest-xdist --------------------------------------------------------------
+
+# The suite runs across processes (``-n``, ``--dist loadgroup`` in pyproject.toml). Everything else is isolated per
+# test (its own folders, tmux server, loopback ports from the OS, database); what is here shares something with its
+# neighbours, so its tests go to one worker, in order, and never run beside each other.
+XDIST_GROUPS: dict[str, tuple[str, str]] = {
+    # path prefix under tests/: (group, what is shared)
+    "tui/test_snapshots": ("snapshot-port", "the fixed port the pictures show (SNAPSHOT_PORT): one holder at a time"),
+    "serve/test_page.py": ("browser", "one Chromium (a module fixture) for every page test, not one per worker"),
+    "test_packaging.py": ("packaging", "the wheel, sdist and fresh venv built once (module fixtures), not per worker"),
+    "faults/test_offline.py": ("offline", "its module fixture, built once"),
+    "gguf/": ("model", "the real model: one generating at a time, or two fight for the cores past their limits"),
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        where = item.path.resolve().relative_to(tests).as_posix()
+        for prefix, (group, _why) in XDIST_GROUPS.items():
+            if where.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))
 
 
 # -- a port nothing answers on -----------------------------------------------------------------------------------

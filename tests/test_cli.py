@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from tests.conftest import ROOT, run_salon, salon_env
 from tests.servers.ollama import Scripted
@@ -104,15 +106,31 @@ def test_ctrl_c_prints_the_partial_text_and_exits_130(ollama_server):
     assert "interrupted" in err.decode()
 
 
-def test_ctrl_c_without_stream_still_prints_what_arrived(ollama_server):
+def _checkpointed(data_dir: Path) -> str:
+    """The text of the reply being streamed, as its latest checkpoint left it in the database."""
+    path = data_dir / "salon.db"
+    if not path.exists():
+        return ""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        row = conn.execute("SELECT text FROM messages WHERE role = 'assistant' AND status = 'streaming'").fetchone()
+    except sqlite3.OperationalError:
+        return ""  # not created yet
+    finally:
+        conn.close()
+    return row[0] if row and row[0] else ""
+
+
+def test_ctrl_c_without_stream_still_prints_what_arrived(ollama_server, data_dir):
     ollama_server.script(Scripted(tokens=[f"w{i} " for i in range(400)], rate=40))
     process = subprocess.Popen([sys.executable, "-m", "salon", "ask", "Go on."],
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=salon_env(), cwd=ROOT)
-    deadline = time.time() + 10
-    while not ollama_server.requests and time.time() < deadline:
+    # Words have arrived once a checkpoint of the reply holds some (nothing is printed before the end).
+    deadline = time.monotonic() + 60
+    while len(_checkpointed(data_dir).split()) < 2:
+        assert time.monotonic() < deadline, "no checkpoint of the reply"
         time.sleep(0.05)
-    time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=10)
     assert process.returncode == 130

@@ -91,7 +91,6 @@ def test_ctrl_c_or_terminate_saves_the_partial_reply_as_interrupted(ollama_serve
     process = _ask("Tell me a long story")
     try:
         _wait_for_words(data_dir, 10)
-        time.sleep(0.3)
         process.send_signal(stop)
         out, err = process.communicate(timeout=10)
     finally:

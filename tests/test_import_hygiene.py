@@ -46,26 +46,39 @@ PROBE = textwrap.dedent('''
     atexit.register(report)
 
     if os.environ.get("SALON_PROBE_TUI"):
-        import gc, threading, time
+        import threading, time
+        from textual.app import App
+
+        # The app is found as it is made. (Not by a gc.get_objects() scan from another thread: that holds every
+        # object, a tuple still being built included, and CPython cannot resize a tuple someone else holds.)
+        apps = []
+        made = App.__init__
+
+        def remember(self, *args, **kwargs):
+            apps.append(self)
+            made(self, *args, **kwargs)
+
+        App.__init__ = remember
+
+        def settled(app):
+            # Start-up work (the connection check) runs after the first frame: done once the status line says
+            # how it went and no worker runs.
+            return "connected" in app.export_screenshot() and not any(w.is_running for w in app.workers)
 
         def watch():
-            from textual.app import App
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                running = [o for o in gc.get_objects() if isinstance(o, App) and o.is_running]
-                if running:
-                    app = running[0]
-                    # Start-up work runs after the first frame; let it finish before looking.
-                    settle = time.monotonic() + 10
-                    time.sleep(1.0)
-                    while time.monotonic() < settle and any(w.is_running for w in app.workers):
-                        time.sleep(0.1)
-                    report("started")
-                    app.call_from_thread(app.exit)
-                    return
+            deadline = time.monotonic() + 60
+            while not (apps and apps[0].is_running):
+                if time.monotonic() > deadline:
+                    report("the app never started")
+                    os._exit(3)
                 time.sleep(0.1)
-            report("the app never started")
-            os._exit(3)
+            while not apps[0].call_from_thread(settled, apps[0]):
+                if time.monotonic() > deadline:
+                    report("the app never settled")
+                    os._exit(3)
+                time.sleep(0.1)
+            report("started")
+            apps[0].call_from_thread(apps[0].exit)
 
         threading.Thread(target=watch, daemon=True).start()
 
@@ -248,14 +261,31 @@ def test_starting_the_tui_loads_no_cloud_code(tmp_path: Path, ollama_server: Oll
 def test_salon_serve_alone_loads_the_web_stack_and_no_cloud_code(tmp_path: Path) -> None:
     # The control for the web checks above: the probe sees Starlette and uvicorn once `salon serve` loads them.
     done, report = probe(tmp_path, code="""
-        import os, signal, sys, threading, time
+        import os, re, signal, socket, sys, threading, time
         from salon.cli.dispatch import main
+
+        class Tee:
+            def __init__(self, out):
+                self.out, self.text = out, ""
+
+            def write(self, text):
+                self.text += text
+                return self.out.write(text)
+
+            def __getattr__(self, name):
+                return getattr(self.out, name)
+
+        sys.stdout = Tee(sys.stdout)
+
+        def answers(port):
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", port)) == 0
 
         def stop_once_serving():
             deadline = time.monotonic() + 60
-            while "uvicorn" not in sys.modules and time.monotonic() < deadline:
+            while not ((shown := re.search(r"127\\.0\\.0\\.1:(\\d+)", sys.stdout.text))
+                       and answers(int(shown[1]))) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            time.sleep(1.0)
             os.kill(os.getpid(), signal.SIGINT)
 
         threading.Thread(target=stop_once_serving, daemon=True).start()
@@ -271,28 +301,19 @@ def test_salon_serve_alone_loads_the_web_stack_and_no_cloud_code(tmp_path: Path)
 
 def test_litellm_is_imported_off_the_event_loop_which_keeps_running(tmp_path: Path) -> None:
     done, report = probe(tmp_path, code='''
-        import asyncio, json, sys, time
+        import asyncio, json, sys
         from salon.providers.cloud.provider import import_litellm_async
 
         async def main():
-            loop = asyncio.get_running_loop()
-            gaps, last, stop = [], loop.time(), False
-
-            async def tick():
-                nonlocal last
-                while not stop:
-                    await asyncio.sleep(0.01)
-                    now = loop.time()
-                    gaps.append(now - last)
-                    last = now
-
-            ticker = asyncio.create_task(tick())
-            began = time.monotonic()
-            await import_litellm_async()
-            took = time.monotonic() - began
-            stop = True
-            await ticker
-            print(json.dumps({"took": took, "longest_gap": max(gaps), "ticks": len(gaps)}))
+            importing = asyncio.create_task(import_litellm_async())
+            mid_import = 0
+            while not importing.done():
+                # A tick while litellm is half imported: the loop ran during the import. A blocking import runs
+                # from start to end in one step of the loop, so no tick can ever see it half done.
+                mid_import += "litellm" in sys.modules
+                await asyncio.sleep(0.01)
+            await importing
+            print(json.dumps({"mid_import_ticks": mid_import}))
 
         asyncio.run(main())
     ''')
@@ -300,9 +321,7 @@ def test_litellm_is_imported_off_the_event_loop_which_keeps_running(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     measured = json.loads(done.stdout)
     assert cloud_loaded(report) == ["litellm", "openai"]
-    # The import takes seconds; the loop must have gone on ticking through it (a blocking import is one long gap).
-    assert measured["took"] > 0.5
-    assert measured["longest_gap"] < min(1.0, measured["took"] / 2), measured
+    assert measured["mid_import_ticks"] > 0, "the event loop stood still while litellm was imported"
 
 
 def test_listing_gguf_models_reads_their_headers_and_loads_no_engine(tmp_path: Path, data_dir: Path) -> None:

@@ -173,9 +173,9 @@ async def test_the_agent_thread_is_told_to_stop_at_its_next_chunk(config, config
         finally:
             held.set()
     assert isinstance(events[-1], RunCancelled)
-    for _ in range(500):  # the agent's thread reaches its handler after the run has ended
-        if marker.exists():
-            break
+    deadline = asyncio.get_running_loop().time() + 30
+    while not marker.exists():  # the agent's thread reaches its handler after the run has ended
+        assert asyncio.get_running_loop().time() < deadline, "the agent's handler never ran"
         await asyncio.sleep(0.01)
     assert marker.read_text() == "one two three"
 

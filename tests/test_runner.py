@@ -10,7 +10,6 @@ import pytest
 from salon.api import Session
 from salon.events import (
     MessageCompleted,
-    MessageCreated,
     MessageDelta,
     RunCompleted,
     RunCreated,
@@ -100,16 +99,24 @@ async def test_cancel_mid_stream_keeps_the_partial_text_as_interrupted(session, 
 
 
 async def test_cancel_while_waiting_for_the_first_token(session, ollama_server):
-    ollama_server.script(Scripted(text="late", first_token_delay=5))
+    # The first token would come only after the test's own limit: the run ends at all only if the cancel does not
+    # wait for it.
+    ollama_server.script(Scripted(text="late", first_token_delay=600))
     run = session.run("socrates", "Hello?")
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     events = []
-    async for event in run:
-        events.append(event)
-        if isinstance(event, MessageCreated):
-            loop.call_later(0.2, run.cancel)
-    assert loop.time() - started < 2
+
+    async def cancel_once_asked() -> None:
+        while not ollama_server.requests:  # the request is out: the run now waits for its first token
+            await asyncio.sleep(0.02)
+        run.cancel()
+
+    async def consume() -> None:
+        async for event in run:
+            events.append(event)
+
+    canceller = asyncio.create_task(cancel_once_asked())
+    await asyncio.wait_for(consume(), 60)
+    await canceller
     assert kinds(events) == ["RunCreated", "MessageCreated", "MessageCompleted", "RunCancelled"]
     assert events[2].status == "interrupted" and events[2].reply.text == ""
 
@@ -184,12 +191,15 @@ async def test_model_override_applies_to_every_step(session, ollama_server):
 async def test_cancelling_the_consumer_from_outside_propagates(session, ollama_server):
     ollama_server.script(Scripted(text="x " * 100, rate=20))
 
+    streaming = asyncio.Event()
+
     async def consume():
-        async for _ in session.run("assistant", "hi"):
-            pass
+        async for event in session.run("assistant", "hi"):
+            if isinstance(event, MessageDelta):
+                streaming.set()
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(streaming.wait(), 60)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -83,7 +83,7 @@ def salon_process_env(without: Sequence[str] = (), **extra: str) -> dict[str, st
     return env
 
 
-def salon(*args: str, input: str | None = None, timeout: float = 30, without: Sequence[str] = (),
+def salon(*args: str, input: str | None = None, timeout: float = 120, without: Sequence[str] = (),
           audit: Path | None = None, **env: str) -> subprocess.CompletedProcess:
     """The real ``salon`` with the planted keys in its environment (less those named in ``without``); its output
     is checked for them. With ``audit``, every network contact it tries is logged there (see :func:`contacts`)."""

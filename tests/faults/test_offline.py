@@ -60,7 +60,7 @@ def audited(name, *command, **env):
     log = work / f"{name}.jsonl"
     environment = {**os.environ, **env, "SALON_AUDIT_LOG": str(log),
                    "PYTHONPATH": os.pathsep.join([audit_dir, os.environ["PYTHONPATH"]])}
-    done = subprocess.run([sys.executable, *command], capture_output=True, text=True, timeout=90,
+    done = subprocess.run([sys.executable, *command], capture_output=True, text=True, timeout=180,
                           stdin=subprocess.DEVNULL, env=environment, cwd=work)
     results[name] = {"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr, "log": str(log)}
 
@@ -105,7 +105,7 @@ def offline_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for name in ("LITELLM_MODE", "LITELLM_LOCAL_MODEL_COST_MAP", "LITELLM_LOG", "OLLAMA_HOST"):
         env.pop(name, None)
     done = subprocess.run(["unshare", "-n", sys.executable, "-c", textwrap.dedent(DRIVER), str(work),
-                           str(AUDIT_DIR), TUI_STARTUP], capture_output=True, text=True, timeout=240, env=env, cwd=ROOT)
+                           str(AUDIT_DIR), TUI_STARTUP], capture_output=True, text=True, timeout=290, env=env, cwd=ROOT)
     assert done.returncode == 0, f"the driver inside the network namespace failed:\n{done.stderr[-3000:]}"
     results = json.loads(done.stdout.splitlines()[-1])
     results["work"] = str(work)

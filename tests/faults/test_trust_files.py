@@ -18,7 +18,7 @@ from salon.config.read import load_config
 from salon.store import REDACTED
 from salon.tui.app import SalonApp
 from salon.tui.widgets import FinalMessage
-from tests.faults.conftest import PLANTED_ENV, Home, popen_salon, salon
+from tests.faults.conftest import PLANTED_ENV, Home, popen_salon, salon, streaming_words
 from tests.servers.ollama import OllamaServer, Scripted
 from tests.tui.conftest import ManualClock, screen_text, send, settle, wait_for
 
@@ -155,11 +155,10 @@ def test_a_database_deleted_under_salon_ask_mid_reply_is_said_and_the_reply_prin
     proc = popen_salon("ask", "--stream", "Tell me a story")
     import time
 
-    deadline = time.monotonic() + 30
-    while not (home.data_dir / "salon.db").exists() or not ollama_server.requests:
+    deadline = time.monotonic() + 60
+    while streaming_words(home) < 1:  # the reply streams and its first checkpoint is in the file
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    time.sleep(0.5)
     for path in home.data_dir.glob("salon.db*"):
         path.unlink()
     out, err = proc.communicate(timeout=120)

@@ -490,9 +490,15 @@ async def test_the_guides_stream_denies_unless_told_and_runs_what_decide_allows(
     assert calls_made(lab_log) == ["echo [('text', 'stream')]"]
 
 
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 async def test_a_streamable_http_server_named_by_url(config_dir, agents_dir, ollama_server, tools_model, lab_log,
                                                      closed_port):
-    import socket
     import subprocess
     import sys
 
@@ -502,10 +508,9 @@ async def test_a_streamable_http_server_named_by_url(config_dir, agents_dir, oll
     server = subprocess.Popen([sys.executable, str(LAB), "--log", str(lab_log), "--http", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(600):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
+        deadline = asyncio.get_running_loop().time() + 30
+        while not _listening(port):
+            assert asyncio.get_running_loop().time() < deadline, "the lab server never listened"
             await asyncio.sleep(0.05)
         write_agent(agents_dir, "labbie", tools_model, ["lab.echo"])
         table = f'[mcp_servers.lab]\nurl = "http://127.0.0.1:{port}/mcp"\napprove = "auto"\n'

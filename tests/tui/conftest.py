@@ -81,7 +81,7 @@ async def send(app: SalonApp, pilot: Pilot, text: str) -> None:
     await pilot.press("enter")
 
 
-async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:
     """Poll ``condition`` between frames until it holds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -141,14 +141,18 @@ host) holds it while its own snapshot tests run; waiting for it is a condition, 
 
 def _snapshot_port_server() -> OllamaServer:
     deadline = time.monotonic() + PORT_WAIT
-    while True:
-        try:
-            return OllamaServer(SNAPSHOT_PORT)
-        except OSError as error:
-            if time.monotonic() > deadline:
-                pytest.fail(f"port {SNAPSHOT_PORT}, which the snapshots show, stayed taken for {PORT_WAIT:.0f} s: "
-                            f"{error}")
-            time.sleep(0.2)
+    while isinstance(server := _bind_snapshot_port(), OSError):
+        if time.monotonic() > deadline:
+            pytest.fail(f"port {SNAPSHOT_PORT}, which the snapshots show, stayed taken for {PORT_WAIT:.0f} s: {server}")
+        time.sleep(0.2)
+    return server
+
+
+def _bind_snapshot_port() -> OllamaServer | OSError:
+    try:
+        return OllamaServer(SNAPSHOT_PORT)
+    except OSError as error:
+        return error
 
 
 SNAPSHOT_REPLY = ("Virtue, said Socrates, is **knowledge**; and knowledge can be taught.\n\n"

@@ -263,10 +263,9 @@ async def test_a_theme_change_recolours_finished_messages(server: OllamaServer, 
         await settle(app, pilot)
         before = app.export_screenshot()
         app.theme = "textual-light"
-        await pilot.pause()
-        await pilot.pause()
         final = app.screen.query_one(FinalMessage)
-        assert final.markdown.palette.key == "textual-light"
+        await wait_for(pilot, lambda: final.markdown.palette.key == "textual-light", what="the new palette")
+        await pilot.pause()  # and a frame drawn with it
         primary = app.current_theme.primary.lower()
         after = app.export_screenshot()
         assert primary in after.lower() and after != before, "the heading takes the new theme's primary colour"

@@ -18,6 +18,19 @@ from tests.servers.ollama import OllamaServer, Scripted
 from tests.tui.conftest import ROOT, ManualClock, screen_text, send, settle, wait_for
 
 
+def _palette_settled_on(app: SalonApp, command: str) -> bool:
+    """The command palette has finished searching and highlights ``command``: what Enter would run now."""
+    from textual.command import CommandList, CommandPalette
+
+    palette = app.screen
+    if not isinstance(palette, CommandPalette) or any(worker.is_running for worker in palette.workers):
+        return False
+    commands = palette.query_one(CommandList)
+    if commands.highlighted is None:
+        return False
+    return command in str(commands.get_option_at_index(commands.highlighted).prompt)
+
+
 def app_from_config_toml(server: OllamaServer, data_dir: Path) -> SalonApp:
     """The app as ``salon`` opens it: settings read from config.toml (only the host pointed at the test server)."""
     config = dataclasses.replace(load_config(), ollama_host=server.host)
@@ -109,8 +122,7 @@ async def test_picking_a_persona_leaves_the_default_until_asked_then_it_opens_ne
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "CommandPalette", what="the palette")
         await pilot.press(*"Make this persona the default")
-        await wait_for(pilot, lambda: "Make this persona the default" in screen_text(app), what="the command")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: _palette_settled_on(app, "Make this persona the default"), what="the command")
         await pilot.press("enter")
         await wait_for(pilot, lambda: config.exists() and saved(config_dir).get("default_agent") == "socrates",
                        what="default_agent saved")
