@@ -131,7 +131,7 @@ def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,
     Returns the agent, the history the model is sent, the exchange, and the redactor for error text (which can
     quote what a server was sent, keys included).
     """
-    from salon.store import secret_values
+    from salon.config.secrets import secret_values
 
     secrets = secret_values(session.config)
     continuing = bool(getattr(args, "continue_", False) or getattr(args, "conversation", None))

@@ -30,8 +30,7 @@ class Conversations:
     def store_ready(self) -> None:
         """The store opened (or failed to): fresh conversations use it from now on, the list can load."""
         for view in self.views():
-            if view.data.conversation_id is None and view.data.count() == 0:
-                view.data.store = self.services.store
+            view.data.adopt(self.services.store)
         from salon.tui.widgets.conversation_list import ConversationList
 
         listing = ConversationList(self.services.store, self.view.data.conversation_id, id="conversations")
