@@ -87,3 +87,20 @@ def test_history_leaves_out_failed_and_streaming_replies_and_keeps_interrupted_o
     assert [(m.role, m.content) for m in sent] == [("user", "a"), ("assistant", ""), ("tool", "hi"),
                                                    ("assistant", "cut")]
     assert sent[1].tool_calls[0].name == "lab__echo"
+
+
+def test_an_export_keeps_the_function_name_so_an_imported_conversation_sends_it_too() -> None:
+    import io
+
+    from salon.store.transcript import read_json, write_json
+
+    store = memory_store()
+    exchange = Exchange(store, agent_id="twins")
+    exchange.write_prompt("Echo in both places.")
+    live = _live_completion(exchange)
+    assert exchange.conversation_id is not None
+    out = io.StringIO()
+    write_json(store, [store.conversation(exchange.conversation_id)], out)
+    other = memory_store()
+    imported, _ = other.import_conversations(read_json(out.getvalue()))
+    assert other.history(imported[0])[1:] == live

@@ -27,7 +27,7 @@ CHECKPOINT_INTERVAL = 1.0  # seconds: at most this much streamed text is lost if
 
 @dataclass(slots=True)
 class _Partial:
-    created: MessageCreated | None
+    created: MessageCreated
     last_write: float
     text: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
@@ -142,7 +142,7 @@ class Recorder:
                 self._start_finished(done)
                 store.finish_reply(message_id, done.reply, done.status, done.error)
         for message_id, partial in self._partials.items():
-            if partial.created is not None and missing(message_id):
+            if missing(message_id):
                 self._start(partial.created, register=False)
             self._checkpoint(message_id, partial)
         for message_id, calls in self._calls.items():
