@@ -28,6 +28,7 @@ ESCAPES = {
     "csi": "\x1b[2J\x1b[H\x1b[?25l\x1b[31m",                  # clears, homes, hides the cursor, turns red
     "c1": "\x9b2J\x9d2;C1 TITLE\x9c\x85",                      # the same in 8-bit controls
     "bidi": "\u202eevil\u202c \u2066isolated\u2069",
+    "bidi-filename": "open photo\u202egnp.exe now",             # read as "open photowon exe.png" (issue 27)
     "nul": "a\x00b\x7fc\x08d\rX",
 }
 HTML = {
@@ -38,6 +39,7 @@ HTML = {
     "block": "<details>\n<summary>More</summary>\nhidden body\n</details>",
 }
 LONE_SURROGATE = "\ud800"
+LONE_LOW_SURROGATE = "\udfff"  # a low half with nothing before it, as posted to `salon serve` in issue 27
 SPLIT_PAIR = ("\ud83d", "\ude00")  # 😀, cut between two chunks as JavaScript servers send it
 LONG_LINE = "long " * 2000
 

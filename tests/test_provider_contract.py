@@ -461,8 +461,9 @@ def test_every_provider_salon_ships_has_a_harness() -> None:
     import salon.providers
 
     labels = set()
-    for module_info in pkgutil.iter_modules(salon.providers.__path__):
-        module = importlib.import_module(f"salon.providers.{module_info.name}")
+    # Walked recursively: providers live in subpackages too (providers/gguf/, providers/cloud/).
+    for module_info in pkgutil.walk_packages(salon.providers.__path__, prefix="salon.providers."):
+        module = importlib.import_module(module_info.name)
         labels |= {cls.label for _, cls in inspect.getmembers(module, inspect.isclass)
                    if cls.__module__ == module.__name__ and isinstance(getattr(cls, "label", None), str)
                    and callable(getattr(cls, "stream", None))}

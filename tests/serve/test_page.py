@@ -4,7 +4,9 @@ text, the agent hub's own EventSource client, and nothing fetched from anywhere 
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from salon.store import Store
+from salon.terminal import inert
 from tests.conftest import run_salon
+from tests.hostile import ESCAPES, forbidden
 from tests.serve.conftest import Served
 from tests.servers.ollama import OllamaServer, Scripted, tokenize
 
@@ -256,3 +260,54 @@ def test_off_loopback_the_page_asks_for_the_token_or_takes_it_from_the_address(
     assert "#token" not in other.url  # taken out of the address bar (and history) once read
     page.close()
     other.close()
+
+
+ESCAPED_REPLY = "\n\n".join(f"{name}: {text}" for name, text in sorted(ESCAPES.items()))
+HOSTILE_NAME = "Mirror \u202erorrim"
+HOSTILE_WELCOME = ("Welcome " + ESCAPES["osc2"], "see " + ESCAPES["bidi-filename"])
+
+
+@pytest.fixture
+def hostile_agent(config_dir: Path) -> str:
+    """An agent whose name and welcome carry bidi and escapes. A test requests it before ``page``: pytest sets
+    fixtures up in the order asked, so the file is there when the page's server starts and reads its agents."""
+    (config_dir / "agents").mkdir(parents=True)
+    title, description = (json.dumps(text) for text in HOSTILE_WELCOME)  # JSON's escapes are TOML's
+    (config_dir / "agents" / "mirror.toml").write_text(
+        f'name = {json.dumps(HOSTILE_NAME)}\nmodel = "ollama/llama3.2"\n\n'
+        f"[welcome]\ntitle = {title}\ndescription = {description}\n", encoding="utf-8")
+    return "mirror"
+
+
+def test_bidi_and_control_characters_are_shown_visibly_as_a_terminal_shows_them(
+        hostile_agent: str, page: Page, ollama_server: OllamaServer) -> None:
+    hold = threading.Event()
+    ollama_server.script(Scripted(text=ESCAPED_REPLY, rate=200, hold_final=hold),
+                         Scripted(text="The cave", error_after=1, error="runner \u202edeppots \x1b]2;T\x07"))
+    prompt = "Open " + ESCAPES["bidi-filename"] + " " + ESCAPES["osc2"]
+    ask(page, hostile_agent, prompt)
+    until(page, lambda: page.text_content(".msg.assistant .body.live") == inert(ESCAPED_REPLY))
+    hold.set()
+    wait_final(page)
+    ask(page, hostile_agent, "And then?")
+    until(page, lambda: (page.text_content("#status") or "").startswith("failed"))
+    regions = {region: page.text_content(region) or "" for region in
+               ("#messages", "#threads", "#agent", "#welcome", "#status")}
+    paragraphs = page.locator(".msg.assistant .body.final").first.locator("p").all_text_contents()
+    page.click("#new-thread")
+    page.click("#threads button")  # and again, read back from the database
+    wait_final(page, 2)
+
+    for region, text in regions.items():
+        assert forbidden(text) == [], region
+    assert paragraphs == [inert(f"{name}: {text}") for name, text in sorted(ESCAPES.items())]
+    assert "open photo\\u{202e}gnp.exe now" in paragraphs[sorted(ESCAPES).index("bidi-filename")]
+    assert page.text_content(".msg.user") == inert(prompt)
+    assert page.text_content("#threads button") == inert(prompt)  # the thread's title
+    assert page.locator(".msg.assistant .persona").first.text_content() == inert(HOSTILE_NAME)
+    assert inert(HOSTILE_NAME + " (mirror)") in regions["#agent"]
+    assert regions["#welcome"] == inert("".join(HOSTILE_WELCOME))
+    assert "\\u{202e}deppots ␛]2;T␇" in regions["#status"]
+    assert page.locator(".msg.assistant .body.final").first.locator("p").all_text_contents() == paragraphs
+    assert "\\u{202e}deppots" in page.locator(".msg.assistant .status").nth(1).text_content()
+    assert forbidden(page.text_content("#messages") or "") == []

@@ -3,8 +3,12 @@ framings, several steps, late and several watchers, cancel, a provider failure, 
 
 from __future__ import annotations
 
+import json
+import signal
+import socket
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -252,3 +256,77 @@ def test_thinking_deltas_keep_the_text_part_first_so_text_readers_never_break(
     assert all(content[0]["type"] == "text" for content in deltas)
     assert delta_text(events) == "Virtue is knowledge."
     assert "".join(c[1]["thinking"]["value"] for c in deltas if len(c) > 1) == "Let me think about virtue."
+
+
+def test_twenty_cancels_at_once_are_answered_one_200_and_nineteen_409(
+        server: Served, client: httpx.Client, ollama_server: OllamaServer) -> None:
+    ollama_server.script(Scripted(text=" ".join(f"word{i}" for i in range(400)), rate=30))
+    thread_id = new_thread(client, "Go on forever.")
+    run_id = start_run(client, thread_id)
+    read_stream(client, thread_id, run_id, stop_after=lambda seen: count_deltas(seen) >= 3)
+    url = f"/v1/threads/{thread_id}/runs/{run_id}/cancel"
+
+    answers = all_at_once(server, [f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+                                   "Connection: close\r\n\r\n".encode()] * 20)
+    events = read_stream(client, thread_id, run_id)
+
+    assert sorted(status for status, _ in answers) == [200] + [409] * 19
+    assert next(body for status, body in answers if status == 200)["status"] == "cancelling"
+    for refusal in (body["error"]["message"] for status, body in answers if status == 409):
+        assert "already being cancelled" in refusal or "already ended (cancelled)" in refusal
+    assert names(events)[-2:] == ["thread.message.incomplete", "thread.run.cancelled"]
+    assert names(events).count("thread.run.cancelled") == 1
+
+
+def test_sigterm_while_clients_watch_ends_their_streams_with_the_run_and_exits_quietly(
+        server: Served, client: httpx.Client, ollama_server: OllamaServer, data_dir: Path) -> None:
+    ollama_server.script(Scripted(text=" ".join(f"word{i}" for i in range(400)), rate=30))
+    thread_id = new_thread(client, "Go on.")
+    run_id = start_run(client, thread_id)
+    seen: dict[str, list] = {"hub": [], "openai": []}
+
+    def watch(framing: str) -> None:
+        def note(events: list) -> bool:
+            seen[framing] = list(events)
+            return False
+
+        seen[framing] = read_stream(server.client(), thread_id, run_id, framing=framing, stop_after=note)
+
+    watchers = [threading.Thread(target=watch, args=(framing,)) for framing in seen]
+    for watcher in watchers:
+        watcher.start()
+    wait_for(lambda: all(count_deltas(events) >= 3 for events in seen.values()))
+
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=60)
+    for watcher in watchers:
+        watcher.join(timeout=60)
+    stderr = server.process.stderr.read() if server.process.stderr else ""
+
+    assert names(seen["hub"])[-2:] == ["thread.message.incomplete", "thread.run.cancelled"], names(seen["hub"])
+    assert names(seen["openai"])[-3:] == ["thread.message.incomplete", "thread.run.cancelled", "done"]
+    incomplete = seen["hub"][-2][1]
+    partial = incomplete["content"][0]["text"]["value"]
+    assert incomplete["incomplete_details"]["reason"] == "interrupted" and partial == delta_text(seen["hub"])
+    assert partial.startswith("word0 word1 word2") and "word399" not in partial
+    assert server.process.returncode == 0
+    assert "Traceback" not in stderr and "graceful shutdown" not in stderr, stderr
+    assert stderr.strip().splitlines() == ["salon serve: stopped"]
+    reply = next(m for m in stored(data_dir, thread_id) if m.role == "assistant")
+    assert (reply.status, reply.text) == ("interrupted", partial)
+
+
+def all_at_once(server: Served, requests: list[bytes]) -> list[tuple[int, dict]]:
+    """Send each request on its own connection, all opened first and then written in one go (so the server reads
+    them together, as it would a burst of clicks); the status and JSON body of each answer."""
+    host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+    connections = [socket.create_connection((host, port), timeout=60) for _ in requests]
+    for connection, request in zip(connections, requests, strict=True):
+        connection.sendall(request)
+    answers = []
+    for connection in connections:
+        with connection, connection.makefile("rb") as answer:
+            status = int(answer.readline().split()[1])
+            body = answer.read().split(b"\r\n\r\n", 1)[1]
+            answers.append((status, json.loads(body)))
+    return answers

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -12,30 +12,31 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from salon.api import Session
 from salon.errors import SalonError, UnknownAgent
 from salon.runner.run import DECISIONS, Decision
-from salon.serve import page, payloads
+from salon.serve import bodies, page, payloads
 from salon.serve.auth import Guard
 from salon.serve.recording import Threads
-from salon.serve.runs import LiveRun, RunRegistry, ThreadBusy
+from salon.serve.runs import LiveRun, RunRegistry, ServerStopping, ThreadBusy
 from salon.serve.sse import FRAMINGS, OPENAI_DONE, PING, Framing
-from salon.store import ConversationNotFound
+from salon.store import ConversationNotFound, StoreError
 
 MAX_BODY = 1024 * 1024  # bytes: a prompt, not an upload
+BODY_TIMEOUT = 30.0     # seconds for a whole body to arrive (1 MiB over the slowest link worth serving)
 MAX_LIST = 1000
 
 
 class ApiError(Exception):
     """A refusal with a status and a message a client can act on; sent as ``{"error": {"message", "type"}}``."""
 
-    def __init__(self, status: int, kind: str, message: str) -> None:
+    def __init__(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.kind, self.message = status, kind, message
+        self.status, self.kind, self.message, self.headers = status, kind, message, headers
 
 
 @dataclass(slots=True)
@@ -78,12 +79,17 @@ def create_app(services: Services, *, token: str | None = None, loopback: bool =
             await services.runs.close()
 
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
-                     exception_handlers={ApiError: _api_error, HTTPException: _http_error})
+                     exception_handlers={ApiError: _api_error, HTTPException: _http_error, StoreError: _store_error})
 
 
 async def _api_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
-    return _error(error.status, error.kind, error.message)
+    return _error(error.status, error.kind, error.message, error.headers)
+
+
+async def _store_error(_: Request, error: Exception) -> Response:
+    # The database refused a write (disk full, file gone): the request changed nothing, and says so.
+    return _error(503, "store_unavailable", f"the conversation database could not keep this: {error}")
 
 
 async def _http_error(_: Request, error: Exception) -> Response:
@@ -94,8 +100,8 @@ async def _http_error(_: Request, error: Exception) -> Response:
     return _error(error.status_code, kinds.get(error.status_code, "invalid_request"), message)
 
 
-def _error(status: int, kind: str, message: str) -> Response:
-    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
+def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status, headers=headers)
 
 
 class _Api:
@@ -130,10 +136,8 @@ class _Api:
             raise ApiError(400, "invalid_request", "'messages' should be a list of {\"role\": \"user\", "
                                                    "\"content\": \"…\"}")
         texts = [_user_text(m, f"messages[{i}]") for i, m in enumerate(messages)]
-        conversation = self.threads.create(agent.id)
-        for text in texts:
-            self.threads.add_user_message(conversation.id, text)
-        return JSONResponse(self._thread_payload(self.threads.get(conversation.id)), status_code=201)
+        conversation = self.threads.create(agent.id, texts)
+        return JSONResponse(self._thread_payload(conversation), status_code=201)
 
     async def get_thread(self, request: Request) -> Response:
         return JSONResponse(self._thread_payload(self._thread(request)))
@@ -170,6 +174,8 @@ class _Api:
         if not history:
             raise ApiError(400, "invalid_request", f"thread {thread.id} has no message to answer yet; add one "
                                                    f"first (POST /v1/threads/{thread.id}/messages)")
+        if self.runs.closing:
+            raise ApiError(503, "server_stopping", str(ServerStopping()))
         exchange = self.threads.begin_run(thread.id, agent.id)
         run = self.session.run(agent, None, history=history)
         live = self.runs.start(run, thread.id, agent, exchange.record, exchange.finish, self.threads.redact)
@@ -184,7 +190,9 @@ class _Api:
         live = self._run(request)
         if live.ended:
             raise ApiError(409, "run_ended", f"run {live.id} has already ended ({live.status})")
-        live.cancel()
+        if not live.cancel():
+            raise ApiError(409, "run_cancelling", f"run {live.id} is already being cancelled; it ends with "
+                                                  "thread.run.cancelled once its partial reply is kept")
         data = payloads.run(live)
         data["status"] = "cancelling"
         return JSONResponse(data)
@@ -302,11 +310,19 @@ async def _json(request: Request, *, allow_empty: bool = False) -> dict[str, Any
         raise ApiError(413, "body_too_large", f"the body is {declared} bytes; the limit is {MAX_BODY}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ApiError(413, "body_too_large", f"the body is over the limit of {MAX_BODY} bytes")
-        chunks.append(chunk)
+    try:
+        # A body sent a byte at a time would hold its connection for ever; the whole of it has a deadline.
+        async with asyncio.timeout(BODY_TIMEOUT):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise ApiError(413, "body_too_large", f"the body is over the limit of {MAX_BODY} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(408, "body_too_slow", f"the body did not arrive within {BODY_TIMEOUT:g} seconds",
+                       headers={"Connection": "close"}) from None
+    except ClientDisconnect:
+        raise ApiError(400, "client_gone", "the client went away before its body arrived") from None
     raw = b"".join(chunks)
     if not raw.strip():
         if allow_empty:
@@ -316,15 +332,9 @@ async def _json(request: Request, *, allow_empty: bool = False) -> dict[str, Any
     if kind != "application/json":
         raise ApiError(415, "unsupported_media_type", f"send the body as application/json, not {kind or 'nothing'}")
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ApiError(400, "invalid_json", "the body is not UTF-8") from None
-    except json.JSONDecodeError as error:
-        raise ApiError(400, "invalid_json", f"the body is not JSON: {error.msg} at line {error.lineno}, "
-                                            f"column {error.colno}") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_json", "the body should be a JSON object")
-    return data
+        return bodies.parse(raw)
+    except bodies.BodyError as error:
+        raise ApiError(400, "invalid_json", str(error)) from None
 
 
 def _optional_str(body: dict[str, Any], key: str) -> str | None:

@@ -5,8 +5,9 @@ Prompts and runs are saved by :class:`salon.store.Exchange`, as the TUI and ``sa
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from salon.api import ChatMessage
@@ -40,8 +41,17 @@ class Threads:
         """Raises :class:`salon.store.ConversationNotFound`."""
         return self.store.conversation(thread_id)
 
-    def create(self, agent_id: str) -> Conversation:
-        return self.store.create_conversation(agent_id)
+    def create(self, agent_id: str, prompts: Sequence[str] = ()) -> Conversation:
+        """A thread with its first prompts, or nothing at all: a prompt that cannot be kept takes the thread away."""
+        conversation = self.store.create_conversation(agent_id)
+        try:
+            for text in prompts:
+                self.add_user_message(conversation.id, text)
+        except BaseException:
+            with contextlib.suppress(StoreError):
+                self.store.delete_conversation(conversation.id)
+            raise
+        return self.store.conversation(conversation.id)
 
     def add_user_message(self, thread_id: str, text: str) -> StoredMessage:
         return Exchange(self.store, thread_id).write_prompt(text)

@@ -35,6 +35,11 @@ KEEP_REPLAY = 8           # finished runs whose events can still be streamed aga
 SHUTDOWN_GRACE = 5.0      # seconds a cancelled run gets to write its partial reply when the server stops
 
 
+class ServerStopping(Exception):
+    def __init__(self) -> None:
+        super().__init__("the server is stopping; start the run again once it is back")
+
+
 class ThreadBusy(Exception):
     def __init__(self, thread_id: str, run_id: str) -> None:
         super().__init__(f"thread {thread_id} already has a run in progress ({run_id}); wait for it to end or "
@@ -66,6 +71,9 @@ class LiveRun:
         self._task: asyncio.Task[None] | None = None
         self.required_action: dict[str, Any] | None = None
         self._undecided: set[str] = set()
+        # Set by the first cancel: the run ends a moment later (it writes its partial reply first), and a second
+        # cancel in that moment must not be told it stopped the run too.
+        self.cancelling = False
 
     @property
     def ended(self) -> bool:
@@ -83,9 +91,13 @@ class LiveRun:
     def start(self) -> None:
         self._task = asyncio.create_task(self._drive(), name=f"salon-serve-{self.id}")
 
-    def cancel(self) -> None:
-        if not self.ended:
-            self.run.cancel()
+    def cancel(self) -> bool:
+        """Ask the run to stop; ``True`` only for the first asking of a run still going (the rest are told 409)."""
+        if self.ended or self.cancelling:
+            return False
+        self.cancelling = True
+        self.run.cancel()
+        return True
 
     def decide(self, decisions: list[tuple[str, Decision]]) -> None:
         """Answer tool calls the run waits on; raises ``KeyError`` naming a call it does not wait on.
@@ -203,6 +215,7 @@ class RunRegistry:
         self._active: dict[str, LiveRun] = {}
         self._keep = keep_finished
         self._keep_replay = keep_replay
+        self.closing = False
 
     def active(self, thread_id: str) -> LiveRun | None:
         return self._active.get(thread_id)
@@ -217,6 +230,8 @@ class RunRegistry:
 
     def start(self, run: Run, thread_id: str, agent: Agent, on_event: Callable[[Event], None],
               on_end: Callable[[], None], redact: Callable[[str], str] = str) -> LiveRun:
+        if self.closing:
+            raise ServerStopping()
         self.check_idle(thread_id)
 
         def ended() -> None:
@@ -239,10 +254,13 @@ class RunRegistry:
             del self._runs[run_id]
 
     async def close(self) -> None:
-        """Cancel every run in progress and let each write its partial reply (server shutdown)."""
+        """Cancel every run in progress and let each write its partial reply and send its last events (server
+        shutdown); no run starts after this."""
+        self.closing = True
         running = list(self._active.values())
         for live in running:
             live.cancel()
-        for live in running:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(live.wait(), SHUTDOWN_GRACE)
+        # One grace for all of them together: a hundred runs stop in five seconds, not in five hundred.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(live.wait() for live in running), return_exceptions=True),
+                                   SHUTDOWN_GRACE)
