@@ -193,10 +193,17 @@ def model_turns(role: MessageRole, text: str, calls: Sequence[ToolCallPart] = ()
     return turns
 
 
+def turns(role: MessageRole, text: str, status: str, calls: Sequence[ToolCallPart] = ()) -> list[ChatMessage]:
+    """One message of a conversation as a model is sent it again: its :func:`model_turns`, or none where
+    :func:`sent_to_model` leaves it out."""
+    if not sent_to_model(role, text, status, len(calls)):
+        return []
+    return model_turns(role, text, calls)
+
+
 def history(messages: Iterable[Message]) -> list[ChatMessage]:
     """What a model is sent to continue a conversation of ``messages`` (oldest first, statuses as read)."""
     sent: list[ChatMessage] = []
     for message in messages:
-        if sent_to_model(message.role, message.text, message.status, len(message.tool_calls)):
-            sent += model_turns(message.role, message.text, message.tool_calls)
+        sent += turns(message.role, message.text, message.status, message.tool_calls)
     return sent

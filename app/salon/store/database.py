@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from salon.events import MessageStatus, ToolCall
 from salon.ids import new_id
-from salon.messages import ChatMessage, ToolCallPart, history
+from salon.messages import ChatMessage, ToolCallPart, turns
 from salon.reply import Reply
 from salon.store import tool_parts
 from salon.store.connection import DATABASE_NAME, connect, translated
@@ -31,7 +31,9 @@ _CONVERSATION_COLUMNS = "id, title, agent_id, created_at, updated_at, message_co
 _MESSAGE_COLUMNS = ("id, conversation_id, role, text, thinking, agent_id, agent_name, model, status, input_tokens, "
                     "output_tokens, usage_estimated, time_to_first_token, duration, tokens_per_second, "
                     "finish_reason, error, created_at, seq, writer, checkpoint_at")
-_MESSAGE_FIELDS = _MESSAGE_COLUMNS.split(", ")[:-2]  # the columns that are the message's fields, by name
+# A row's columns, less writer and checkpoint_at, are the message's fields in order, its tool calls last. (Typed
+# loosely: a row is a list of Any, which the dataclass's own signature cannot check.)
+_from_row: Callable[..., StoredMessage] = StoredMessage
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -256,10 +258,20 @@ class Store:
         return int(row[0])
 
     def history(self, conversation_id: str) -> list[ChatMessage]:
-        """What a model is sent to continue the conversation (:func:`salon.messages.history`): every prompt, and
-        every reply that has text or tool calls and finished or was interrupted, its tool turns as the run sent
-        them."""
-        return history(self.messages(conversation_id))
+        """What a model is sent to continue the conversation (:func:`salon.messages.turns` of each message): every
+        prompt, and every reply that has text or tool calls and finished or was interrupted, its tool turns as the
+        run sent them."""
+        # Only the columns the rule and the builder read: a long conversation is sent again at every prompt.
+        with self._read() as conn:
+            rows = conn.execute("SELECT id, role, text, status, writer, checkpoint_at FROM messages "
+                                "WHERE conversation_id = ? AND status != 'failed' ORDER BY seq",
+                                (conversation_id,)).fetchall()
+            calls = tool_parts.load(conn, (row[0] for row in rows if row[1] == "assistant"))
+        now = self._now()
+        sent: list[ChatMessage] = []
+        for message_id, role, text, status, writer, at in rows:
+            sent += turns(role, text, status_as_read(status, writer, at, now), calls.get(message_id, ()))
+        return sent
 
     def delete_message(self, message_id: str) -> None:
         with self._write() as conn:
@@ -270,7 +282,7 @@ class Store:
         *values, writer, checkpoint_at = row
         values[11] = bool(values[11])
         values[8] = status_as_read(values[8], writer, checkpoint_at, now)
-        return StoredMessage(**dict(zip(_MESSAGE_FIELDS, values, strict=True)), tool_calls=calls)
+        return _from_row(*values, calls)
 
     def save_tool_calls(self, message_id: str, calls: Sequence[ToolCall]) -> None:
         """Keep a message's tool calls as they stand now (asked, answered, run); secrets redacted."""
