@@ -3,6 +3,6 @@ because the store's readers have always found it here."""
 
 from __future__ import annotations
 
-from salon.messages import history, model_turns, sent_to_model
+from salon.messages import history, model_turns, sent_to_model, turns
 
-__all__ = ["history", "model_turns", "sent_to_model"]
+__all__ = ["history", "model_turns", "sent_to_model", "turns"]
