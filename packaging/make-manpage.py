@@ -219,10 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "app"))
     from salon.__about__ import __version__
     from salon.cli import dispatch as cli
+    from salon.cli import exitcodes
 
-    exit_codes = {cli.EXIT_ERROR: "An error; the message on standard error says what to do.",
-                  cli.EXIT_USAGE: "The command line could not be understood.",
-                  cli.EXIT_INTERRUPTED: "Interrupted (Ctrl+C); a partial reply has been printed."}
+    exit_codes = {exitcodes.EXIT_ERROR: "An error; the message on standard error says what to do.",
+                  exitcodes.EXIT_USAGE: "The command line could not be understood.",
+                  exitcodes.EXIT_INTERRUPTED: "Interrupted (Ctrl+C); a partial reply has been printed."}
     page = render(cli.build_parser(), __version__, page_date(), exit_codes)
     if args.output:
         args.output.write_text(page, encoding="utf-8")

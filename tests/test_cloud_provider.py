@@ -28,11 +28,11 @@ from salon.events import (
     RunCancelled,
     RunCompleted,
     RunFailed,
-    to_openai,
 )
 from salon.providers import ChatMessage, Providers
 from salon.providers.cloud.provider import NO_KEY, CloudProvider, import_litellm_async
 from salon.runner.run import Run
+from salon.serve.payloads import to_openai
 from tests.servers.openai import CONTEXT_TOO_LONG, OpenAIServer, Scripted, remote_requests, script_remote
 
 KEY = "sk-salon-test-4f9c2a7e1b"

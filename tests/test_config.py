@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from salon.config.read import DEFAULT_OLLAMA_HOST, Config, load_config, normalise_host
+from salon.config.read import DEFAULT_OLLAMA_HOST, Config, load_config, parse_host
 
 
 @pytest.mark.parametrize(("given", "url"), [
@@ -17,7 +17,7 @@ from salon.config.read import DEFAULT_OLLAMA_HOST, Config, load_config, normalis
     ("[::1]:11434", "http://[::1]:11434"),
 ])
 def test_hosts_are_normalised_as_ollama_accepts_them(given, url):
-    assert normalise_host(given) == url
+    assert parse_host(given, "host").url == url
 
 
 def test_config_host_beats_OLLAMA_HOST_which_beats_the_default(monkeypatch, config_dir):

@@ -15,6 +15,7 @@ import pytest
 
 from salon.__about__ import __version__
 from salon.cli import dispatch as cli
+from salon.cli import exitcodes
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "packaging" / "make-manpage.py"
@@ -84,7 +85,7 @@ def test_the_page_documents_every_command_and_option(tmp_path: Path) -> None:
 def test_the_page_states_what_each_exit_status_means(tmp_path: Path) -> None:
     page = _generate(tmp_path)
     exit_section = page.split(".SH EXIT STATUS", 1)[1].split(".SH", 1)[0]
-    for code in (0, cli.EXIT_ERROR, cli.EXIT_USAGE, cli.EXIT_INTERRUPTED):
+    for code in (0, exitcodes.EXIT_ERROR, exitcodes.EXIT_USAGE, exitcodes.EXIT_INTERRUPTED):
         assert f".TP\n{code}\n" in exit_section
 
 

@@ -15,10 +15,10 @@ from salon.events import (
     RunCompleted,
     RunCreated,
     RunFailed,
-    to_openai,
 )
 from salon.providers import ChatMessage
 from salon.runner.run import Run
+from salon.serve.payloads import to_openai
 from tests.servers.ollama import Scripted
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from salon.events import RequiresAction, StepCompleted, StepCreated, StepDelta, ToolCall, to_openai
+from salon.events import RequiresAction, StepCompleted, StepCreated, StepDelta, ToolCall
+from salon.serve.payloads import to_openai
 
 
 def test_tool_step_events_take_openai_assistants_shapes():

@@ -8,7 +8,8 @@ snippets run against Salon with their imports changed to this module::
 
 Every chunk is made from the events of a :class:`salon.runner.run.Run` (:func:`chunks_from_events`), the same events
 the TUI, ``salon ask`` and ``salon serve`` consume; nothing here talks to a provider. The agent handle itself lives
-in :mod:`salon.agent_handle` and is imported from here on first use, so this module stays light.
+in :mod:`salon.agent_handle` and is imported from here on first use, so this module stays light. It is not imported
+here even for type checking: the handle is built on this module, and a checker finds it at ``salon.StreamingAgent``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from salon._lazy import lazy_exports
 from salon.errors import ProviderError, SalonError, StreamInterrupted, StreamStalled
@@ -33,11 +34,10 @@ from salon.events import (
 from salon.ids import new_id
 from salon.reply import Reply, Usage
 
-if TYPE_CHECKING:
-    from salon.agent_handle import Agent, AgentStream, StreamingAgent, agent, supports_streaming
+_FROM_HANDLE = ("Agent", "AgentStream", "StreamingAgent", "agent", "supports_streaming")
+"""The guides import these from here too; they live in :mod:`salon.agent_handle`, loaded on first use."""
 
-__all__ = ["Agent", "AgentStream", "StreamChunk", "StreamInterruptedError", "StreamingAgent", "StreamingResponse",
-           "agent", "chunks_from_events", "supports_streaming"]
+__all__ = ["StreamChunk", "StreamInterruptedError", "StreamingResponse", "chunks_from_events", *_FROM_HANDLE]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -175,5 +175,4 @@ def _closing(meta: Mapping[str, Any], event: MessageCompleted) -> Mapping[str, A
                              "finish_reason": reply.finish_reason, "thinking": reply.thinking, "reply": reply})
 
 
-__getattr__ = lazy_exports(__name__, {name: "salon.agent_handle" for name in
-                                      ("Agent", "AgentStream", "StreamingAgent", "agent", "supports_streaming")})
+__getattr__ = lazy_exports(__name__, dict.fromkeys(_FROM_HANDLE, "salon.agent_handle"))

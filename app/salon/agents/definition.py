@@ -13,21 +13,21 @@ from types import MappingProxyType
 from typing import Any
 
 from salon.agents.params import GENERATION_PARAMS, refusal
+from salon.config.schema import Key, Table
 from salon.config.tomlfile import KeyLines, describe, is_of, read_toml, toml_files
 from salon.errors import AgentFileError, UnknownAgent
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
-# key -> (accepted types, how the type is named in an error)
-_PERSONA_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
-    "name": ((str,), "a string"),
-    "model": ((str,), "a string like \"ollama/llama3.2\""),
-    "system": ((str,), "a string"),
-    "show_streaming_message": ((bool,), "true or false"),
-    "stream": ((bool,), "true or false"),
-    "params": ((dict,), "a table"),
-    "tools": ((list,), "an array of \"SERVER.TOOL\" or \"SERVER.*\" strings"),
-    "max_iterations": ((int,), "a whole number of at least 1"),
+_PERSONA_KEYS = {
+    "name": Key((str,), "a string"),
+    "model": Key((str,), "a string like \"ollama/llama3.2\""),
+    "system": Key((str,), "a string"),
+    "show_streaming_message": Key((bool,), "true or false"),
+    "stream": Key((bool,), "true or false"),
+    "params": Key((dict,), "a table"),
+    "tools": Key((list,), "an array of \"SERVER.TOOL\" or \"SERVER.*\" strings"),
+    "max_iterations": Key((int,), "a whole number of at least 1"),
 }
 # Where requests go and what runs unasked come only from the user's config.toml, never from an agent file.
 _USER_ONLY_KEYS = {
@@ -36,20 +36,20 @@ _USER_ONLY_KEYS = {
     "approvals": "approving tools is your choice, made in your config.toml, never an agent file's",
 }
 DEFAULT_MAX_ITERATIONS = 8
-_AGENT_KEYS = {
+_AGENT_KEYS = Table({
     **_PERSONA_KEYS,
-    "description": ((str,), "a string"),
-    "version": ((str,), "a string"),
-    "tags": ((list,), "a list of strings"),
-    "welcome": ((dict,), "a table"),
-    "steps": ((list,), "an array of tables ([[steps]])"),
-}
-_STEP_KEYS = {
+    "description": Key((str,), "a string"),
+    "version": Key((str,), "a string"),
+    "tags": Key((list,), "a list of strings"),
+    "welcome": Key((dict,), "a table"),
+    "steps": Key((list,), "an array of tables ([[steps]])"),
+})
+_STEP_KEYS = Table({
     **_PERSONA_KEYS,
-    "agent": ((str,), "an agent id"),
-    "sees_previous_steps": ((bool,), "true or false"),
-}
-_WELCOME_KEYS = {"title": ((str,), "a string"), "description": ((str,), "a string")}
+    "agent": Key((str,), "an agent id"),
+    "sees_previous_steps": Key((bool,), "true or false"),
+})
+_WELCOME_KEYS = Table({"title": Key((str,), "a string"), "description": Key((str,), "a string")})
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,24 +175,20 @@ def parse_file(path: Path) -> _Raw:
     return _Raw(path.stem, path, data, lines)
 
 
-def _check(table: dict[str, Any], allowed: dict[str, tuple[tuple[type, ...], str]], path: Path,
-           lines: KeyLines, where: tuple[Any, ...]) -> None:
-    for key, value in table.items():
+def _check(table: dict[str, Any], allowed: Table, path: Path, lines: KeyLines, where: tuple[Any, ...]) -> None:
+    """The first problem of ``table`` (found at ``where``) as an error at its line: an agent file comes from
+    elsewhere, so an unknown or mistyped key refuses it (see :mod:`salon.config.schema`)."""
+    for key in table:
         if key in _USER_ONLY_KEYS:
             raise AgentFileError(path, lines.of(*where, key), f"'{_label(where, key)}': {_USER_ONLY_KEYS[key]}")
-        if key not in allowed:
-            label = _label(where, key)
-            raise AgentFileError(path, lines.of(*where, key),
-                                 f"unknown key '{label}' (expected one of: {', '.join(allowed)})")
-        types, described = allowed[key]
-        if not is_of(value, types):
-            raise AgentFileError(path, lines.of(*where, key),
-                                 f"'{_label(where, key)}' should be {described}, not {describe(value)}")
-        if key == "tools":
-            _check_tools(value, path, lines, (*where, key))
-        elif key == "max_iterations" and value < 1:
-            raise AgentFileError(path, lines.of(*where, key),
-                                 f"'{_label(where, key)}' should be {described}, not {value}")
+    for finding in allowed.check(table, where, lines):
+        raise AgentFileError(path, finding.line, finding.message(_label(where, finding.name)))
+    if "tools" in table:
+        _check_tools(table["tools"], path, lines, (*where, "tools"))
+    if table.get("max_iterations", 1) < 1:
+        raise AgentFileError(path, lines.of(*where, "max_iterations"),
+                             f"'{_label(where, 'max_iterations')}' should be "
+                             f"{allowed.keys['max_iterations'].described}, not {table['max_iterations']}")
 
 
 def _check_tools(patterns: list[Any], path: Path, lines: KeyLines, where: tuple[Any, ...]) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from salon.config.schema import Key, Table
 from salon.config.tomlfile import describe
 from salon.errors import AgentFileError
 
@@ -21,27 +22,44 @@ METADATA = "metadata.json"
 PROGRAM = "agent.py"
 _DEFAULTS = ("details", "agent", "defaults")
 
-# path -> (accepted types, how the type is named in an error); dict entries are walked into.
-_FIELDS: dict[tuple[str, ...], tuple[tuple[type, ...], str]] = {
-    ("name",): ((str,), "a string"),
-    ("version",): ((str,), "a string"),
-    ("description",): ((str,), "a string"),
-    ("tags",): ((list,), "a list of strings"),
-    ("category",): ((str,), "a string"),
-    ("details",): ((dict,), "an object"),
-    ("details", "display_name"): ((str,), "a string"),
-    ("details", "agent"): ((dict,), "an object"),
-    ("details", "agent", "show_streaming_message"): ((bool,), "true or false"),
-    ("details", "agent", "welcome"): ((dict,), "an object"),
-    ("details", "agent", "welcome", "title"): ((str,), "a string"),
-    ("details", "agent", "welcome", "description"): ((str,), "a string"),
-    (*_DEFAULTS,): ((dict,), "an object"),
-    (*_DEFAULTS, "model"): ((str,), "a string"),
-    (*_DEFAULTS, "model_provider"): ((str,), "a string"),
-    (*_DEFAULTS, "model_max_tokens"): ((int,), "a whole number"),
-    (*_DEFAULTS, "model_temperature"): ((int, float), "a number"),
-    (*_DEFAULTS, "max_iterations"): ((int,), "a whole number of at least 1"),
-}
+
+def _described(value: Any) -> str:
+    """A JSON value as a message names it."""
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object"
+    return describe(value)
+
+
+def _object(keys: dict[str, Key]) -> Table:
+    return Table(keys, describe=_described)
+
+
+_STRING = Key((str,), "a string")
+_WHOLE_NUMBER = Key((int,), "a whole number")
+_METADATA = _object({
+    "name": _STRING,
+    "version": _STRING,
+    "description": _STRING,
+    "tags": Key((list,), "a list of strings"),
+    "category": _STRING,
+    "details": Key((dict,), "an object", _object({
+        "display_name": _STRING,
+        "agent": Key((dict,), "an object", _object({
+            "show_streaming_message": Key((bool,), "true or false"),
+            "welcome": Key((dict,), "an object", _object({"title": _STRING, "description": _STRING})),
+            "defaults": Key((dict,), "an object", _object({
+                "model": _STRING,
+                "model_provider": _STRING,
+                "model_max_tokens": _WHOLE_NUMBER,
+                "model_temperature": Key((int, float), "a number"),
+                "max_iterations": Key((int,), "a whole number of at least 1"),
+            })),
+        })),
+    })),
+})
+"""What Salon reads of a hub's metadata.json; a field it does not declare is kept out, with a note."""
 
 HUB_DEFAULT_PROVIDER = "fireworks"
 """The provider the agent hub uses when a metadata file names a model but no provider."""
@@ -146,7 +164,7 @@ def read_metadata(path: Path) -> tuple[dict[str, Any], list[str], int | None]:
     lines = _JsonLines(path, source)
     if not isinstance(document, dict):
         raise AgentFileError(path, 1, f"should be a JSON object, not {_described(document)}")
-    kept_out = list(_check(document, (), path, lines))
+    kept_out = list(_check(document, path, lines))
     category = document.get("category", "agent")
     if category != "agent":
         raise AgentFileError(path, lines.of("category"), f"is a {category!r}, not an agent (category \"agent\")")
@@ -211,41 +229,27 @@ def model_ref(provider: str | None, model: str) -> tuple[str, str | None]:
                  f"{provider!r} (with its API key) or config.toml has [providers.{provider}] — {instead}")
 
 
-def _check(table: dict[str, Any], where: tuple[str, ...], path: Path, lines: _JsonLines) -> Iterator[str]:
-    """Type-check the fields Salon uses; yield the dotted names of those it does not."""
-    for key, value in table.items():
-        here = (*where, key)
-        spec = _FIELDS.get(here)
-        if spec is None:
-            yield _dotted(here)
-            continue
-        types, described = spec
-        if not _is_of(value, types) or (here[-1] == "tags" and not all(isinstance(t, str) for t in value)):
-            raise AgentFileError(path, lines.of(*here), f"'{_dotted(here)}' should be {described}, "
-                                                        f"not {_described(value)}")
-        if here[-1] in ("max_iterations", "model_max_tokens") and value < 1:
-            raise AgentFileError(path, lines.of(*here), f"'{_dotted(here)}' should be at least 1, not {value}")
-        if isinstance(value, dict):
-            yield from _check(value, here, path, lines)
-
-
-def _is_of(value: Any, types: tuple[type, ...]) -> bool:
-    if isinstance(value, bool) and bool not in types:
-        return False
-    return isinstance(value, types)
+def _check(document: dict[str, Any], path: Path, lines: _JsonLines) -> Iterator[str]:
+    """Type-check the fields Salon uses; yield the dotted names of those it does not (the hub's own fields)."""
+    for finding in _METADATA.check(document, (), lines):
+        if finding.kind == "unknown":
+            yield _dotted(finding.path)
+        else:
+            raise AgentFileError(path, finding.line, finding.message(_dotted(finding.path)))
+    tags = document.get("tags", [])
+    if not all(isinstance(tag, str) for tag in tags):
+        raise AgentFileError(path, lines.of("tags"), f"'tags' should be a list of strings, not {_described(tags)}")
+    details = document.get("details", {})
+    defaults = details.get("agent", {}).get("defaults", {})
+    for key in ("max_iterations", "model_max_tokens"):
+        if defaults.get(key, 1) < 1:
+            raise AgentFileError(path, lines.of(*_DEFAULTS, key),
+                                 f"'{_dotted((*_DEFAULTS, key))}' should be at least 1, not {defaults[key]}")
 
 
 def _dotted(path: tuple[str, ...]) -> str:
     # Keys come from a file someone else wrote: quoted where they would not read as one name.
     return ".".join(p if p.replace("_", "").isalnum() and p.isascii() else json.dumps(p) for p in path)
-
-
-def _described(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "an object"
-    return describe(value)
 
 
 class _JsonLines:

@@ -5,18 +5,43 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from salon import locations, terminal
-from salon.agents.definition import AgentCatalog, load_agents
+
+if TYPE_CHECKING:
+    from salon.agents.definition import AgentCatalog
+    from salon.cli.common import Subcommands
 
 
-def run(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
+def add_parser(sub: Subcommands) -> None:
+    agents = sub.add_parser("agents", help="list, show or validate agent files")
+    actions = agents.add_subparsers(dest="agents_command", metavar="ACTION", required=True)
+    terminal.add_raw_option(actions.add_parser("list", help="the agents Salon can run"))
+    show = actions.add_parser("show", help="one agent's settings and steps")
+    show.add_argument("agent_id")
+    terminal.add_raw_option(show)
+    validate = actions.add_parser("validate", help="check agent files; prints path:line: reason")
+    validate.add_argument("paths", nargs="*", type=Path, help="files or folders (default: every agent folder)")
+    importing = actions.add_parser(
+        "import", help="copy an agent hub folder (metadata.json, agent.py) into your agents folder",
+        description="Import an agent folder written for the agent hub. A metadata.json becomes a TOML agent file "
+                    "in your agents folder; a folder with an agent.py (a program) is copied there whole, after "
+                    "you confirm (on a terminal) or with --yes.")
+    importing.add_argument("path", type=Path, help="the agent folder, or its metadata.json")
+    importing.add_argument("--yes", "-y", action="store_true",
+                           help="copy an agent.py without asking (you have read it)")
+    importing.add_argument("--force", action="store_true", help="replace an agent of the same name")
+    terminal.add_raw_option(importing)
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Names, descriptions and prompts come from agent files people share: inert on a terminal (terminal.py).
-    out = terminal.writer(stdout, raw=getattr(args, "raw", False))
+    out = terminal.writer(out, raw=getattr(args, "raw", False))
+    err = terminal.writer(err)
     match args.agents_command:
         case "list":
-            return _list(out)
+            return _list(out, err)
         case "show":
             return _show(args.agent_id, out)
         case "validate":
@@ -24,22 +49,22 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
         case "import":
             from salon.agents.importing import import_agent
 
-            return import_agent(args.path, yes=args.yes, force=args.force, out=out,
-                                err=terminal.writer(sys.stderr), stdin=sys.stdin)
+            return import_agent(args.path, yes=args.yes, force=args.force, out=out, err=err, stdin=sys.stdin)
     return 2
 
 
 def _catalog() -> AgentCatalog:
+    from salon.agents.definition import load_agents
+
     return load_agents([locations.bundled_agents_dir(), locations.user_agents_dir()])
 
 
-def _report_errors(catalog: AgentCatalog) -> None:
-    stderr = terminal.writer(sys.stderr)
+def _report_errors(catalog: AgentCatalog, err: TextIO) -> None:
     for error in catalog.errors:
-        print(error, file=stderr)
+        print(error, file=err)
 
 
-def _list(out: TextIO) -> int:
+def _list(out: TextIO, err: TextIO) -> int:
     from salon.config.read import load_config
 
     catalog = _catalog()
@@ -57,7 +82,7 @@ def _list(out: TextIO) -> int:
         models = ", ".join(agent.models)
         suffix = f"  [{', '.join(marks)}]" if marks else ""
         print(f"{agent.id:<{width}}{agent.name} — {models}{suffix}", file=out)
-    _report_errors(catalog)
+    _report_errors(catalog, err)
     return 0
 
 
@@ -100,6 +125,8 @@ def _validate(paths: list, out: TextIO) -> int:
         checked = list(catalog)
     else:
         # Bundled agents come first so a user's step may name one; only the named files are reported.
+        from salon.agents.definition import load_agents
+
         catalog = load_agents([locations.bundled_agents_dir(), *paths])
         named = {p.resolve() for p in paths}
         checked = [a for a in catalog if a.path and (a.path.resolve() in named or a.path.parent.resolve() in named

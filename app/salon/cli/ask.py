@@ -8,33 +8,59 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from salon import terminal
-from salon.agents.definition import Agent
-from salon.api import ChatMessage, Session
-from salon.cli.ask_tools import Approver, Refused, ToolRows
+from salon.cli.common import add_common
 from salon.cli.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from salon.errors import SalonError
-from salon.events import (
-    Event,
-    MessageCompleted,
-    MessageCreated,
-    MessageDelta,
-    RequiresAction,
-    RunCancelled,
-    RunCreated,
-    RunFailed,
-    StepCompleted,
-    StepDelta,
-)
-from salon.reply import Reply, shown_rate
-from salon.runner.run import Run
-from salon.store import ConversationNotFound, Exchange, Redactor, Store, StoreError
 from salon.surrogates import mend
+
+# The session, the store, the events and the tool prompts load when a prompt is sent, not for `salon --help`:
+# every `salon` command builds this subcommand's parser.
+if TYPE_CHECKING:
+    from salon.agents.definition import Agent
+    from salon.api import ChatMessage, Session
+    from salon.cli.ask_tools import Approver
+    from salon.cli.common import Subcommands
+    from salon.events import Event
+    from salon.reply import Reply
+    from salon.runner.run import Run
+    from salon.store import Exchange, StoreError
 
 # Each stops the reply, keeps the partial text (interrupted) and ends the command.
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def add_parser(sub: Subcommands) -> None:
+    ask = sub.add_parser("ask", help="send one prompt and print the reply (reads stdin if no prompt)",
+                         description="Send one prompt to an agent and print its reply. Reads the prompt "
+                                     "from standard input when none is given.")
+    add_common(ask)
+    ask.add_argument("prompt", nargs="*", help="the prompt; standard input when omitted")
+    ask.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                     help="--stream (or --stream=true) prints text as it arrives, also for an agent whose file "
+                          "says stream = false: unlike the agent documents, the call's flag wins over the agent's; "
+                          "--no-stream (or --stream=false) asks the provider for the whole reply at once "
+                          "(default: the agent's own setting, final text printed)")
+    ask.add_argument("--thinking", action="store_true", help="print the model's thinking to standard error")
+    ask.add_argument("--usage", action="store_true", help="print tokens and timing to standard error")
+    ask.add_argument("--allow-tool", dest="allow_tools", metavar="NAME", action="append", default=[],
+                     help="let the agent run this tool without asking: SERVER.TOOL, or a pattern like 'time.*' "
+                          "(repeatable); needed where there is no terminal to ask on")
+    ask.add_argument("--deny-tools", action="store_true",
+                     help="deny every tool call --allow-tool does not allow (the model is told, and answers "
+                          "without it)")
+    terminal.add_raw_option(ask)
+    continuing = ask.add_mutually_exclusive_group()
+    continuing.add_argument("--continue", "-c", dest="continue_", action="store_true",
+                            help="continue the latest conversation (its history is sent to the model)")
+    continuing.add_argument("--conversation", metavar="ID",
+                            help="continue this conversation (an id or a unique start of one; see `salon history`)")
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    return asyncio.run(ask_command(args, out, err))
 
 
 def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
@@ -55,6 +81,8 @@ def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
 
 
 def usage_line(name: str, reply: Reply) -> str:
+    from salon.reply import shown_rate
+
     tokens = reply.usage.describe(grouped=False)
     shown = shown_rate(reply.tokens_per_second, reply.duration)
     rate = f", {shown:.1f} tok/s" if shown else ""
@@ -65,6 +93,8 @@ async def ask_command(args: argparse.Namespace, stdout: TextIO = sys.stdout, std
     # The reply, the server's errors and the model's name: inert on a terminal, exact through a pipe (terminal.py).
     stdout = terminal.writer(stdout, raw=getattr(args, "raw", False))
     stderr = terminal.writer(stderr)
+    from salon.api import Session
+
     prompt = read_prompt(args, sys.stdin)
     async with Session() as session:
         # A broken config.toml is read as defaults; said here, or the user's host or timeouts vanish silently.
@@ -132,6 +162,7 @@ def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,
     quote what a server was sent, keys included).
     """
     from salon.config.secrets import secret_values
+    from salon.store import ConversationNotFound, Exchange, Redactor, Store, StoreError
 
     secrets = secret_values(session.config)
     continuing = bool(getattr(args, "continue_", False) or getattr(args, "conversation", None))
@@ -177,6 +208,8 @@ def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,
 
 
 def _unsaved(stderr: TextIO, error: StoreError) -> Exchange:
+    from salon.store import Exchange
+
     _said(stderr, f"salon: this exchange is not being saved: {error}\n")
     return Exchange(None)
 
@@ -190,6 +223,19 @@ async def _print_run(run: Run, events: AsyncIterator[Event], args: argparse.Name
                      stderr: TextIO, saving: bool = False, redact: Callable[[str], str] = str,
                      approver: Approver | None = None) -> int:
     """Print the run's ``events`` (the run followed by its exchange); ``run`` is stopped if the reader goes away."""
+    from salon.cli.ask_tools import Refused, ToolRows
+    from salon.events import (
+        MessageCompleted,
+        MessageCreated,
+        MessageDelta,
+        RequiresAction,
+        RunCancelled,
+        RunCreated,
+        RunFailed,
+        StepCompleted,
+        StepDelta,
+    )
+
     live = bool(args.stream)
     labelled = False
     printed_any = printed_partial = False

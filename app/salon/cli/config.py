@@ -13,9 +13,8 @@ import shlex
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from salon import locations, terminal
@@ -27,12 +26,14 @@ from salon.store.redact import KEY_PREFIXES
 REDACTED = "<redacted>"
 _SECRET_NAME = re.compile(r"auth|key|token|secret|passw|cookie|session|signature|sig$|credential", re.I)
 _SECRET_VALUE = KEY_PREFIXES
+if TYPE_CHECKING:
+    from salon.cli.common import Subcommands
+
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def add_parser(commands: Any) -> None:
-    """Register ``salon config`` on the top-level subparsers."""
-    config = commands.add_parser("config", help="where the settings file is, what is in effect, edit it",
+def add_parser(sub: Subcommands) -> None:
+    config = sub.add_parser("config", help="where the settings file is, what is in effect, edit it",
                                  description="Salon's settings live in config.toml in the config folder "
                                              "(SALON_CONFIG_DIR overrides it).")
     actions = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -48,25 +49,25 @@ def add_parser(commands: Any) -> None:
     importing.add_argument("file", type=Path, help="the JSON file holding \"mcpServers\"")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    # Problems and notes quote what files hold (an imported file, a shared theme or agent): inert on a terminal.
+    out, err = terminal.writer(out), terminal.writer(err)
     match args.config_command:
         case "path":
-            print(_path(getattr(args, "which", "config")))
+            print(_path(getattr(args, "which", "config")), file=out)
             return 0
         case "show":
-            return show()
+            return show(out, err)
         case "edit":
-            return edit()
+            return edit(out, err)
         case "import-mcp":
-            return import_mcp(args.file)
+            return import_mcp(args.file, out, err)
     return 2
 
 
-def import_mcp(file: Path) -> int:
+def import_mcp(file: Path, out: TextIO, stderr: TextIO) -> int:
     from salon.config.mcp_import import import_file
 
-    stderr = terminal.writer(sys.stderr)
-    out = terminal.writer(sys.stdout)  # names and notes quote the imported file
     try:
         report = import_file(file)
     except ConfigError as error:
@@ -93,17 +94,16 @@ def _path(which: str) -> Path:
 # --- show --------------------------------------------------------------------------------------------------
 
 
-def show(path: Path | None = None) -> int:
+def show(out: TextIO, err: TextIO, path: Path | None = None) -> int:
     path = path or locations.config_file()
     config = load_config(path)
     try:
         document = read_document(path)
     except ConfigError:
         document = {}
-    print(render(config, document, path))
-    stderr = terminal.writer(sys.stderr)  # a problem quotes what a (shared) theme or agent file holds
+    print(render(config, document, path), file=out)
     for problem in problems(config):
-        print(f"warning: {problem}", file=stderr)
+        print(f"warning: {problem}", file=err)
     return 0
 
 
@@ -242,7 +242,7 @@ def redact_url(url: str) -> str:
 # --- checking ------------------------------------------------------------------------------------------------
 
 
-def problems(config: Config, document_error: str | None = None) -> list[str]:
+def problems(config: Config) -> list[str]:
     """Everything wrong with the settings that a user can fix in config.toml, one line each."""
     from salon.config.keymap import check_keymap
 
@@ -267,9 +267,10 @@ def _known_bindings(config: Config) -> list[Any] | None:
     if not config.keymap:
         return None
     from salon.config.keymap import collect_bindings
+    from salon.tui.app import SalonApp
     from salon.tui.preferences import binding_classes
 
-    return collect_bindings(*binding_classes())
+    return collect_bindings(*binding_classes(SalonApp))
 
 
 def _theme_problem(config: Config, source: str) -> list[str]:
@@ -301,25 +302,24 @@ def _agent_problem(config: Config, source: str) -> list[str]:
 # --- edit ----------------------------------------------------------------------------------------------------
 
 
-def edit(path: Path | None = None) -> int:
+def edit(out: TextIO, err: TextIO, path: Path | None = None) -> int:
     path = path or locations.config_file()
     if not path.exists():
         write_private_file(path, commented_defaults())
-        print(f"created {path} with every setting commented out", file=sys.stderr)
+        print(f"created {path} with every setting commented out", file=err)
     command = editor_command()
     if command is None:
-        print("salon: no editor found: set $VISUAL or $EDITOR (for example EDITOR=nano)", file=sys.stderr)
+        print("salon: no editor found: set $VISUAL or $EDITOR (for example EDITOR=nano)", file=err)
         return 1
     try:
         finished = subprocess.run([*command, str(path)], check=False)
     except OSError as exc:
-        print(f"salon: cannot start the editor '{shlex.join(command)}': {exc.strerror or exc}", file=sys.stderr)
+        print(f"salon: cannot start the editor '{shlex.join(command)}': {exc.strerror or exc}", file=err)
         return 1
     if finished.returncode != 0:
-        print(f"salon: the editor exited with status {finished.returncode}; checking the file anyway",
-              file=sys.stderr)
+        print(f"salon: the editor exited with status {finished.returncode}; checking the file anyway", file=err)
     _keep_private(path)
-    return check_file(path)
+    return check_file(path, out)
 
 
 def editor_command() -> list[str] | None:
@@ -333,7 +333,7 @@ def editor_command() -> list[str] | None:
     return None
 
 
-def check_file(path: Path) -> int:
+def check_file(path: Path, out: TextIO) -> int:
     """Report every problem of config.toml as ``path[:line]: reason``; 0 when there is none."""
     import tomllib
 
@@ -342,22 +342,23 @@ def check_file(path: Path) -> int:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        print(f"{path}: not found; Salon will use its defaults")
+        print(f"{path}: not found; Salon will use its defaults", file=out)
         return 0
     except (OSError, UnicodeDecodeError) as exc:
-        print(f"{path}: cannot read: {exc}")
+        print(f"{path}: cannot read: {exc}", file=out)
         return 1
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line, reason = error_position(exc, text)
-        print(f"{path}:{line}: invalid TOML: {reason}. Salon will start with default settings until it is fixed")
+        print(f"{path}:{line}: invalid TOML: {reason}. Salon will start with default settings until it is fixed",
+              file=out)
         return 1
     found = problems(parse_config(document, path, text))
     for problem in found:
-        print(problem)
+        print(problem, file=out)
     if not found:
-        print(f"ok   {path}")
+        print(f"ok   {path}", file=out)
     return 1 if found else 0
 
 

@@ -17,13 +17,14 @@ from salon.cli.exitcodes import EXIT_OK
 from salon.errors import SalonError
 
 if TYPE_CHECKING:
+    from salon.cli.common import Subcommands
     from salon.store import Conversation, SearchHit, Store
 
 _SHORT_ID = len("conv_") + 10
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    history = commands.add_parser(
+def add_parser(sub: Subcommands) -> None:
+    history = sub.add_parser(
         "history", help="list, show, search, export, import or delete saved conversations",
         description="Conversations are kept in salon.db in the data folder (--data-dir, data_dir in config.toml, "
                     "or SALON_DATA_DIR). A conversation is named by its id, any unique start of it, or `last`.")
@@ -72,22 +73,22 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
                              "platform's data folder)")
 
 
-def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stdin: TextIO = sys.stdin) -> int:
+def run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO = sys.stdin) -> int:
     # Titles, agent ids and texts come from prompts, models and imports: inert on a terminal, exact in a pipe.
-    stdout = terminal.writer(stdout, raw=getattr(args, "raw", False))
+    stdout = terminal.writer(out, raw=getattr(args, "raw", False))
     with open_store(args) as store:
         match args.history_command:
             case "list":
-                return _list(store, args, stdout)
+                return _list(store, args, stdout, err)
             case "show":
                 from salon.store.transcript import write_markdown
 
                 write_markdown(store, [store.resolve_conversation(args.conversation)], stdout,
                                thinking=args.thinking)
             case "search":
-                return _search(store, " ".join(args.query), args.limit, stdout)
+                return _search(store, " ".join(args.query), args.limit, stdout, err)
             case "export":
-                return _export(store, args, stdout)
+                return _export(store, args, stdout, err)
             case "import":
                 return _import(store, args.file, stdout, stdin)
             case "rename":
@@ -118,7 +119,7 @@ def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def _list(store: Store, args: argparse.Namespace, stdout: TextIO) -> int:
+def _list(store: Store, args: argparse.Namespace, stdout: TextIO, err: TextIO) -> int:
     conversations = store.conversations(limit=args.limit or None)
     # The agent column as wide as its longest id, so a long one does not push its title out of line.
     agent_width = max([16, *(len(c.agent_id) for c in conversations)])
@@ -131,7 +132,7 @@ def _list(store: Store, args: argparse.Namespace, stdout: TextIO) -> int:
             stdout.write(f"{c.id[:_SHORT_ID]}  {_when(c.updated_at)}  {c.message_count:>5}  "
                          f"{c.agent_id:<{agent_width}} {c.display_title}\n")
     if not conversations and not args.json:
-        sys.stderr.write("no conversations yet: `salon ask` or the chat app saves each one\n")
+        err.write("no conversations yet: `salon ask` or the chat app saves each one\n")
     return EXIT_OK
 
 
@@ -145,7 +146,7 @@ def _marked(snippet: str) -> str:
     return snippet.replace(_OPEN, opening).replace(_CLOSE, closing)
 
 
-def _search(store: Store, query: str, limit: int, stdout: TextIO) -> int:
+def _search(store: Store, query: str, limit: int, stdout: TextIO, err: TextIO) -> int:
     hits = store.search(query, limit=limit, marks=(_OPEN, _CLOSE))
     grouped: dict[str, list[SearchHit]] = {}
     for hit in hits:  # best match first, each conversation's hits together
@@ -156,7 +157,7 @@ def _search(store: Store, query: str, limit: int, stdout: TextIO) -> int:
             snippet = _marked(" ".join(hit.snippet.split()))
             stdout.write(f"    {'you' if hit.role == 'user' else 'reply'}: {snippet}\n")
     if not hits:
-        sys.stderr.write(f"nothing matches {query!r}\n")
+        err.write(f"nothing matches {query!r}\n")
         return 1
     return EXIT_OK
 
@@ -167,7 +168,7 @@ def _chosen(store: Store, references: list[str], everything: bool) -> list[Conve
     return [store.resolve_conversation(ref) for ref in references or ["last"]]
 
 
-def _export(store: Store, args: argparse.Namespace, stdout: TextIO) -> int:
+def _export(store: Store, args: argparse.Namespace, stdout: TextIO, err: TextIO) -> int:
     from salon.store.transcript import write_json, write_markdown
 
     if args.all and args.conversations:
@@ -191,7 +192,7 @@ def _export(store: Store, args: argparse.Namespace, stdout: TextIO) -> int:
     except OSError as error:
         partial.unlink(missing_ok=True)
         raise SalonError(f"cannot write {output}: {error.strerror or error}") from None
-    sys.stderr.write(f"exported {count} conversation{'s' * (count != 1)} to {output}\n")
+    err.write(f"exported {count} conversation{'s' * (count != 1)} to {output}\n")
     return EXIT_OK
 
 

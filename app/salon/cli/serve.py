@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import signal
 import socket
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +17,15 @@ from salon.errors import SalonError
 
 if TYPE_CHECKING:
     from salon.api import Session
+    from salon.cli.common import Subcommands
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 MAX_CONNECTIONS = 512  # open at once by default: each watcher of a run holds one
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    serve = commands.add_parser(
+def add_parser(sub: Subcommands) -> None:
+    serve = sub.add_parser(
         "serve", help="serve the agents over HTTP (Server-Sent Events) with a web page",
         description="Serve Salon's agents over HTTP: an API in the shape of OpenAI's Assistants, its run events "
                     "as Server-Sent Events, and a web page at /. Threads are Salon's conversations.")
@@ -65,22 +65,22 @@ def _connection_cap(asked: int | None) -> int:
     return max(16, min(MAX_CONNECTIONS, soft - 64))
 
 
-def serve_command(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from salon.api import Session
     from salon.serve.auth import is_loopback, load_or_create_token
 
     session = Session()
     for warning in session.config.warnings:
-        print(f"salon: warning: {warning}", file=sys.stderr)
+        print(f"salon: warning: {warning}", file=err)
     data_dir = args.data_dir or session.config.resolved_data_dir()
     loopback = is_loopback(args.host)
     token = None
     if not loopback:
         token, token_path, made = load_or_create_token(data_dir)
         if made:
-            print(f"token (shown once, kept in {token_path}): {token}", file=stdout)
+            print(f"token (shown once, kept in {token_path}): {token}", file=out)
         else:
-            print(f"token: the one in {token_path}", file=stdout)
+            print(f"token: the one in {token_path}", file=out)
     try:
         listener = _bind(args.host, args.port)
     except OSError as error:
@@ -88,9 +88,9 @@ def serve_command(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
     cap = _connection_cap(args.max_connections)
     try:
         with _sigterm_as_interrupt():
-            return asyncio.run(_serve(session, data_dir, listener, token, loopback, args.cors_origin, cap, stdout))
+            return asyncio.run(_serve(session, data_dir, listener, token, loopback, args.cors_origin, cap, out))
     except KeyboardInterrupt:  # uvicorn raises it again once it has shut down cleanly: a stop asked for
-        print("salon serve: stopped", file=sys.stderr)
+        print("salon serve: stopped", file=err)
         return 0
 
 

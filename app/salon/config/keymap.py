@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from salon.config.schema import Key, Table, suggestion
+
 if TYPE_CHECKING:
     from textual.app import App
 
@@ -258,6 +260,9 @@ def default_binding_problems(bindings: Iterable[BindingInfo]) -> list[str]:
     return problems
 
 
+_KEYS = Key((str,), "keys like \"ctrl+n\"")
+
+
 def check_keymap(keymap: Mapping[str, str], bindings: Iterable[BindingInfo] | None = None,
                  source: str = "config.toml") -> KeymapCheck:
     """Check ``[keymap]`` (as :class:`salon.config.read.Config` holds it) against the app's bindings.
@@ -267,16 +272,17 @@ def check_keymap(keymap: Mapping[str, str], bindings: Iterable[BindingInfo] | No
     ``bindings=None`` ids are not checked (``salon config`` does not know the app's bindings without it).
     """
     known = list(bindings) if bindings is not None else None
-    by_id = {b.id: b for b in known or () if b.id}
+    # The keys [keymap] may hold are the ids of the app's bindings; one it does not know is dropped and named (the
+    # user's own file: never refused).
+    ids = Table({b.id: _KEYS for b in known or () if b.id})
+    unknown = {f.name for f in ids.check(keymap) if f.kind == "unknown"} if known is not None else set()
     checked: dict[str, str] = {}
     problems: list[str] = []
     warnings: list[str] = []
     for binding_id, keys in keymap.items():
-        if known is not None and binding_id not in by_id:
-            close = difflib.get_close_matches(binding_id, list(by_id), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(f"{source}: keymap.{binding_id}: no binding has this id{hint}; ignored. "
-                            "The help screen lists the ids")
+        if binding_id in unknown:
+            problems.append(f"{source}: keymap.{binding_id}: no binding has this id"
+                            f"{suggestion(binding_id, ids.keys)}; ignored. The help screen lists the ids")
             continue
         normal, key_problems = normalise_keys(keys)
         problems.extend(f"{source}: keymap.{binding_id}: {p}; ignored" for p in key_problems)

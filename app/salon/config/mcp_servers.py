@@ -14,7 +14,8 @@ from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from salon.config.tomlfile import KeyLines, describe, is_of
+from salon.config.schema import Key, Table
+from salon.config.tomlfile import KeyLines, describe
 
 DEFAULT_TOOL_TIMEOUT = 60.0
 SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -45,15 +46,15 @@ class McpServerSettings:
         return self.url if self.url else " ".join((self.command or "", *self.args)).strip()
 
 
-_SERVER_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
-    "command": ((str,), "a string (the program to start)"),
-    "args": ((list,), "an array of strings"),
-    "env": ((dict,), "a table of NAME = \"value\""),
-    "url": ((str,), "an http:// or https:// URL"),
-    "timeout": ((int, float), "a number of seconds above 0"),
-    "approve": ((str,), "\"ask\" or \"auto\""),
-    "tools": ((dict,), "a table of [mcp_servers.NAME.tools.TOOL] tables"),
-}
+_SERVER_KEYS = Table({
+    "command": Key((str,), "a string (the program to start)"),
+    "args": Key((list,), "an array of strings"),
+    "env": Key((dict,), "a table of NAME = \"value\""),
+    "url": Key((str,), "an http:// or https:// URL"),
+    "timeout": Key((int, float), "a number of seconds above 0"),
+    "approve": Key((str,), "\"ask\" or \"auto\""),
+    "tools": Key((dict,), "a table of [mcp_servers.NAME.tools.TOOL] tables"),
+})
 
 
 class _Bad(Exception):
@@ -86,12 +87,9 @@ def _server(name: str, entry: Any, lines: KeyLines) -> McpServerSettings:
                                      "SERVER.TOOL)")
     if not isinstance(entry, dict):
         raise _Bad(lines.of(*where), f"should be a table, not {describe(entry)}")
-    for key, value in entry.items():
-        if key not in _SERVER_KEYS:
-            raise _Bad(lines.of(*where, key), f"unknown key '{key}' (expected one of: {', '.join(_SERVER_KEYS)})")
-        types, described = _SERVER_KEYS[key]
-        if not is_of(value, types):
-            raise _Bad(lines.of(*where, key), f"'{key}' should be {described}, not {describe(value)}")
+    # A server's table may come from elsewhere (an mcpServers file imported): a bad key refuses this server only.
+    for finding in _SERVER_KEYS.check(entry, where, lines):
+        raise _Bad(lines.of(*finding.path), finding.message(finding.name))
     command, url = entry.get("command"), entry.get("url")
     if (command is None) == (url is None):
         raise _Bad(lines.of(*where), "needs either 'command' (a program Salon starts) or 'url' (a server to "

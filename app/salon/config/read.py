@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from salon import locations
-from salon.config.tomlfile import is_of
+from salon.config.schema import Finding, Key, Table
 from salon.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -154,23 +154,14 @@ def parse_host(value: str, origin: str) -> OllamaEndpoint:
     return OllamaEndpoint(url, username, password)
 
 
-def normalise_host(host: str) -> str:
-    """``127.0.0.1:11434`` or ``0.0.0.0`` as Ollama accepts them, turned into a URL a client can dial."""
-    return parse_host(host, "host").url
-
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "default_agent": (str,),
-    "theme": (str,),
-    "data_dir": (str,),
-    "follow": (bool,),
-    "show_thinking": (bool,),
-}
-_OLLAMA_TYPES: dict[str, tuple[type, ...]] = {
-    "host": (str,),
-    "connect_timeout": (int, float),
-    "read_timeout": (int, float),
-}
+# config.toml is the user's own: a key it does not know, or of the wrong type, is ignored with a warning and
+# Salon starts anyway (see salon.config.schema). Its messages name a type as Python does ("should be bool").
+_STR, _BOOL, _NUMBER = Key((str,), "str"), Key((bool,), "bool"), Key((int, float), "int")
+_SETTINGS = Table({"default_agent": _STR, "theme": _STR, "data_dir": _STR, "follow": _BOOL, "show_thinking": _BOOL})
+_OLLAMA = Table({"host": _STR, "connect_timeout": _NUMBER, "read_timeout": _NUMBER})
+_PROVIDER = Table({"api_base": _STR, "api_key_env": _STR, "headers": Key((dict,), "dict"),
+                   "models": Key((list,), "list"), "read_timeout": _NUMBER, "stream": _BOOL})
+_GGUF = Table({"folders": Key((list,), "a list of folder paths")})
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -190,14 +181,16 @@ def parse_config(raw: dict[str, Any], path: Path, source: str = "") -> Config:
     warnings: list[str] = []
     values: dict[str, Any] = {}
 
-    def take(table: dict[str, Any], types: dict[str, tuple[type, ...]], prefix: str) -> dict[str, Any]:
+    def take(table: dict[str, Any], keys: Table, prefix: str) -> dict[str, Any]:
+        ignored = set()
+        for finding in keys.check(table):
+            warnings.append(_ignored(path, finding, prefix))
+            ignored.add(finding.name)
         taken = {}
         for key, value in table.items():
-            if key not in types:
-                warnings.append(f"{path}: unknown setting '{prefix}{key}' ignored")
-            elif not is_of(value, types[key]):
-                warnings.append(f"{path}: '{prefix}{key}' should be {types[key][0].__name__}; ignored")
-            elif key.endswith("_timeout") and isinstance(value, int | float) and value <= 0:
+            if key in ignored:
+                continue
+            if key.endswith("_timeout") and value <= 0:
                 warnings.append(f"{path}: '{prefix}{key}' should be a number of seconds above 0; ignored")
             else:
                 taken[key] = value
@@ -205,7 +198,7 @@ def parse_config(raw: dict[str, Any], path: Path, source: str = "") -> Config:
 
     top = {k: v for k, v in raw.items() if k not in ("ollama", "providers", "keymap", "mcp_servers", "approvals",
                                                     "gguf")}
-    values.update(take(top, _TYPES, ""))
+    values.update(take(top, _SETTINGS, ""))
     if "data_dir" in values and not values["data_dir"].strip():
         warnings.append(f"{path}: 'data_dir' is empty; using the default data folder")
         del values["data_dir"]
@@ -213,7 +206,7 @@ def parse_config(raw: dict[str, Any], path: Path, source: str = "") -> Config:
         values["data_dir"] = Path(values["data_dir"]).expanduser()
     ollama = raw.get("ollama", {})
     if isinstance(ollama, dict):
-        for key, value in take(ollama, _OLLAMA_TYPES, "ollama.").items():
+        for key, value in take(ollama, _OLLAMA, "ollama.").items():
             values["ollama_host" if key == "host" else key] = value
     else:
         warnings.append(f"{path}: [ollama] should be a table; ignored")
@@ -226,8 +219,7 @@ def parse_config(raw: dict[str, Any], path: Path, source: str = "") -> Config:
         if not isinstance(table, dict):
             warnings.append(f"{path}: [providers.{name}] should be a table; ignored")
             continue
-        checked = take(table, {"api_base": (str,), "api_key_env": (str,), "headers": (dict,), "models": (list,),
-                               "read_timeout": (int, float), "stream": (bool,)}, f"providers.{name}.")
+        checked = take(table, _PROVIDER, f"providers.{name}.")
         models = checked.get("models", [])
         if not all(isinstance(m, str) and m.strip() for m in models):
             warnings.append(f"{path}: 'providers.{name}.models' should be a list of model names; ignored")
@@ -258,13 +250,22 @@ def _parse_gguf(table: Any, path: Path, warnings: list[str]) -> tuple[Path, ...]
     if not isinstance(table, dict):
         warnings.append(f"{path}: [gguf] should be a table; ignored")
         return ()
-    for key in table.keys() - {"folders"}:
-        warnings.append(f"{path}: unknown setting 'gguf.{key}' ignored")
+    findings = list(_GGUF.check(table))
+    warnings.extend(_ignored(path, finding, "gguf.") for finding in findings)
     folders = table.get("folders", [])
-    if not isinstance(folders, list) or not all(isinstance(f, str) and f.strip() for f in folders):
-        warnings.append(f"{path}: 'gguf.folders' should be a list of folder paths; ignored")
+    if any(finding.name == "folders" for finding in findings):
+        return ()
+    if not all(isinstance(f, str) and f.strip() for f in folders):
+        warnings.append(f"{path}: 'gguf.folders' should be {_GGUF.keys['folders'].described}; ignored")
         return ()
     return tuple(Path(f.strip()).expanduser() for f in folders)
+
+
+def _ignored(path: Path, finding: Finding, prefix: str) -> str:
+    if finding.kind == "unknown":
+        return f"{path}: unknown setting '{prefix}{finding.name}' ignored"
+    assert finding.key is not None
+    return f"{path}: '{prefix}{finding.name}' should be {finding.key.described}; ignored"
 
 
 def gguf_folders(config: Config) -> tuple[Path, ...]:

@@ -27,9 +27,9 @@ else:
     _AppBase = object
 
 
-def binding_classes() -> list[type]:
-    """Every class of the TUI that declares bindings: what the keymap is checked against and help lists."""
-    from salon.tui.app import SalonApp
+def binding_classes(app: type) -> list[type]:
+    """Every class of the TUI that declares bindings, ``app`` (the app's class) first: what the keymap is checked
+    against and help lists. The app comes from the caller because it is built on this module."""
     from salon.tui.screens.chat import ChatScreen
     from salon.tui.screens.confirm import ConfirmScreen
     from salon.tui.screens.help import HelpScreen
@@ -41,15 +41,15 @@ def binding_classes() -> list[type]:
     from salon.tui.widgets.composer import Composer
     from salon.tui.widgets.conversation_list import ConversationList
 
-    return [SalonApp, ChatScreen, Composer, ChatLog, ConversationList, PickerScreen, SearchScreen, ConfirmScreen,
+    return [app, ChatScreen, Composer, ChatLog, ConversationList, PickerScreen, SearchScreen, ConfirmScreen,
             TextPrompt, HelpScreen, SettingsScreen]
 
 
-def current_bindings(keymap: Mapping[str, str]) -> list[tuple[BindingInfo, str]]:
+def current_bindings(app: type, keymap: Mapping[str, str]) -> list[tuple[BindingInfo, str]]:
     """Each binding of the TUI with the keys it answers to under ``keymap``."""
     from salon.config.keymap import collect_bindings
 
-    return [(info, info.keys_under(keymap)) for info in collect_bindings(*binding_classes())]
+    return [(info, info.keys_under(keymap)) for info in collect_bindings(*binding_classes(app))]
 
 
 class PreferencesMixin(_AppBase):
@@ -75,7 +75,7 @@ class PreferencesMixin(_AppBase):
         from salon.config.keymap import install_keymap
 
         try:
-            self.keymap_check = install_keymap(self, self.session.config.keymap, *binding_classes())
+            self.keymap_check = install_keymap(self, self.session.config.keymap, *binding_classes(type(self)))
         except Exception as error:  # a broken keymap must not keep the chat from opening
             return [f"keymap: {error}"]
         if palette := self.keymap_check.keymap.get("command-palette"):
@@ -147,7 +147,7 @@ class PreferencesMixin(_AppBase):
         from salon.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(current_bindings(self.effective_keymap)))
+            self.push_screen(HelpScreen(current_bindings(type(self), self.effective_keymap)))
 
     def action_settings(self) -> None:
         from salon.tui.screens.settings import SettingsScreen

@@ -9,7 +9,6 @@ Importing this module imports nothing of Textual: ``import textual.theme`` pulls
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from salon import locations
-from salon.config.tomlfile import KeyLines, describe, is_of, read_toml, toml_files
+from salon.config.schema import Key, Table, suggestion
+from salon.config.tomlfile import KeyLines, describe, read_toml, toml_files
 from salon.errors import FileError
 
 if TYPE_CHECKING:
@@ -33,7 +33,13 @@ COLOUR_FIELDS = ("primary", "secondary", "accent", "foreground", "background", "
                  "success", "warning", "error", "boost")
 _NUMBER_FIELDS = ("luminosity_spread", "text_alpha")
 _FLAG_FIELDS = ("dark", "ansi")
-_KEYS = (*COLOUR_FIELDS, *_FLAG_FIELDS, *_NUMBER_FIELDS, "variables")
+_THEME_KEYS = Table({
+    **dict.fromkeys(COLOUR_FIELDS, Key((str,), "a colour string like \"#1B1D23\"")),
+    **dict.fromkeys(_FLAG_FIELDS, Key((bool,), "true or false")),
+    **dict.fromkeys(_NUMBER_FIELDS, Key((int, float), "a number from 0 to 1")),
+    "variables": Key((dict,), "a table ([variables])"),
+}, listing="a theme sets")
+"""A theme file comes from elsewhere (shared, downloaded): an unknown or mistyped key refuses it."""
 
 SALON_VARIABLES: Mapping[str, str] = MappingProxyType({
     "salon-user-message": "the user's messages: their bar and label",
@@ -144,39 +150,34 @@ def theme_from_table(name: str, data: Mapping[str, Any], *, path: Path | None = 
 
     if not _THEME_NAME.match(name):
         raise fail(f"'{name}' cannot be a theme name: use letters, digits, '-', '_' or '.' in the file name")
-    for key in data:
-        if key not in _KEYS:
-            raise fail(f"unknown key '{key}'{_suggest(key, _KEYS)} (a theme sets: {', '.join(_KEYS)})", key)
+    # Unknown keys first: a misspelt 'primay' is better named as that than as a missing 'primary'.
+    findings = sorted(_THEME_KEYS.check(data), key=lambda finding: finding.kind != "unknown")
+    if findings and findings[0].kind == "unknown":
+        raise fail(findings[0].message(findings[0].name), findings[0].name)
     if "primary" not in data:
         raise fail("missing 'primary' (for example primary = \"#D9A35B\")")
+    if findings:
+        raise fail(findings[0].message(findings[0].name), findings[0].name)
     fields: dict[str, Any] = {}
     for key in COLOUR_FIELDS:
         if key in data:
-            value = data[key]
-            if not isinstance(value, str):
-                raise fail(f"'{key}' should be a colour string like \"#1B1D23\", not {describe(value)}", key)
             try:
-                Color.parse(value)
+                Color.parse(data[key])
             except ColorParseError as exc:
                 raise fail(f"'{key}': {exc}", key) from None
-            fields[key] = value
+            fields[key] = data[key]
     for key in _NUMBER_FIELDS:
         if key in data:
-            value = data[key]
-            if not is_of(value, (int, float)) or not 0 <= value <= 1:
-                raise fail(f"'{key}' should be a number from 0 to 1, not {describe(value)}", key)
-            fields[key] = float(value)
+            if not 0 <= data[key] <= 1:
+                raise fail(f"'{key}' should be {_THEME_KEYS.keys[key].described}, not {describe(data[key])}", key)
+            fields[key] = float(data[key])
     for key in _FLAG_FIELDS:
         if key in data:
-            if not isinstance(data[key], bool):
-                raise fail(f"'{key}' should be true or false, not {describe(data[key])}", key)
             fields[key] = data[key]
     if "dark" not in fields and "background" in fields:
         # A theme that names its background need not also say whether it is dark.
         fields["dark"] = Color.parse(fields["background"]).brightness < 0.5
     variables = data.get("variables", {})
-    if not isinstance(variables, dict):
-        raise fail(f"'variables' should be a table ([variables]), not {describe(variables)}", "variables")
     theme = Theme(name=name, variables=_checked_variables(variables, fail), **fields)
     try:
         theme.to_color_system().generate()
@@ -199,7 +200,7 @@ def _checked_variables(variables: dict[str, Any], fail: Any) -> dict[str, str]:
                        "variable; write a colour such as \"#D9A35B\" or \"#D9A35B 40%\"", name, "variables")
         if name.startswith("salon-"):
             if name not in SALON_VARIABLES:
-                raise fail(f"unknown variable '{name}'{_suggest(name, SALON_VARIABLES)} (Salon's variables: "
+                raise fail(f"unknown variable '{name}'{suggestion(name, SALON_VARIABLES)} (Salon's variables: "
                            f"{', '.join(SALON_VARIABLES)})", name, "variables")
             expects_colour = True
         else:
@@ -313,13 +314,3 @@ def contrast_ratio(first: Color | str, second: Color | str) -> float:
 
     a, b = sorted((luminance(Color.parse(first)), luminance(Color.parse(second))), reverse=True)
     return (a + 0.05) / (b + 0.05)
-
-
-# --- locating problems ---------------------------------------------------------------------------------------
-
-
-def _suggest(word: str, choices: Sequence[str] | Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-

@@ -202,6 +202,10 @@ class ChatView(Vertical):
             self.notify(note, title="Reply stopped", severity="warning", timeout=8)
         return True
 
+    def tool_activity(self, text: str) -> None:
+        """Tell the screen what tool call of this view's run is under way (``text`` empty: none)."""
+        self.post_message(self.ToolActivity(self, text))
+
     def stop_reply(self) -> None:
         """Esc in the approval dialog: the reply stops as with Esc in the chat (and a queued prompt comes back)."""
         self.post_message(self.StopRequested(self))

@@ -9,7 +9,7 @@ dialog stops the run instead (``run.cancel``), which the run ends ``cancelled`` 
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from salon.events import (
     RequiresAction,
@@ -25,9 +25,15 @@ from salon.tui.widgets.message import FinalMessage
 from salon.tui.widgets.tool_call import STATUS_TEXT, ToolCallRow
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from textual.app import App
+    from textual.message import Message
+
+    from salon.agents.definition import Agent
     from salon.runner.run import Run
+    from salon.tui.conversation import ConversationData
     from salon.tui.screens.approval import ApprovalScreen, Decision
-    from salon.tui.widgets.chat_view import ChatView
 
 ToolEvent = StepCreated | StepDelta | RequiresAction | ToolsStarted | StepCompleted
 
@@ -37,10 +43,28 @@ STOPPED_WAITING = "Stopped: the tool was not run. Everything that arrived before
 STOPPED_RUNNING = "Stopped while a tool was running: its result is not used. Everything that arrived before is kept."
 
 
+class StepsView(Protocol):
+    """What the steps use of the chat view that holds them (a :class:`~salon.tui.widgets.chat_view.ChatView`,
+    which imports this module)."""
+
+    @property
+    def agent(self) -> Agent: ...
+    @property
+    def data(self) -> ConversationData: ...
+    @property
+    def display(self) -> bool: ...
+    @property
+    def app(self) -> App[Any]: ...
+    def query(self, selector: type[FinalMessage]) -> Iterable[FinalMessage]: ...
+    def post_message(self, message: Message) -> bool: ...
+    def tool_activity(self, text: str) -> None: ...
+    def stop_reply(self) -> None: ...
+
+
 class ToolSteps:
     """One run's tool calls in one chat view."""
 
-    def __init__(self, view: ChatView, run: Run) -> None:
+    def __init__(self, view: StepsView, run: Run) -> None:
         self.view = view
         self.run = run
         self.rows: dict[str, ToolCallRow] = {}
@@ -95,7 +119,7 @@ class ToolSteps:
         return f"{row.server} · {row.tool}: {STATUS_TEXT[row.status]}"
 
     def _report(self) -> None:
-        self.view.post_message(self.view.ToolActivity(self.view, self.activity()))
+        self.view.tool_activity(self.activity())
 
     def ended(self, event: object) -> None:
         """The run ended (``event`` its last event; None when it was cut off): no question stays open, and no row
