@@ -523,20 +523,3 @@ def test_store_errors_are_salon_errors() -> None:
 
     assert issubclass(StoreError, SalonError) and issubclass(ConversationNotFound, StoreError)
 
-
-def test_the_store_imports_neither_providers_the_runner_nor_config() -> None:
-    # The store is told its secrets and handed the conversation model; it reaches for nothing above it.
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT, salon_env
-
-    code = ("import sys\n"
-            "import salon.store.database, salon.store.memory, salon.store.exchange, salon.store.recorder\n"
-            "import salon.store.transcript, salon.store.history, salon.store.redact\n"
-            "print(sorted(m for m in sys.modules if m.startswith(('salon.providers', 'salon.runner', "
-            "'salon.config', 'salon.tools'))))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=salon_env(), cwd=ROOT,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
