@@ -38,12 +38,20 @@ HTML = {
     "llama": "<</SYS>>",
     "block": "<details>\n<summary>More</summary>\nhidden body\n</details>",
 }
+# A one-line field (a name, an id, a model) that would end its line and fake the next one of a listing.
+LINE_BREAKS = {
+    "newline": "Safe\nok   /home/u/.config/salon/agents/safe.toml  (safe: Safe)",
+    "crlf": "Safe\r\nok   /home/u/.config/salon/agents/safe.toml  (safe: Safe)",
+    "line-separator": "Safe\u2028ok   /home/u/.config/salon/agents/safe.toml  (safe: Safe)",
+    "nel": "Safe\x85ok   /home/u/.config/salon/agents/safe.toml  (safe: Safe)",
+}
 LONE_SURROGATE = "\ud800"
 LONE_LOW_SURROGATE = "\udfff"  # a low half with nothing before it, as posted to `salon serve` in issue 27
 SPLIT_PAIR = ("\ud83d", "\ude00")  # 😀, cut between two chunks as JavaScript servers send it
 LONG_LINE = "long " * 2000
 
-CORPUS = {**MARKUP, **ESCAPES, **{f"html-{k}": v for k, v in HTML.items()}}
+CORPUS = {**MARKUP, **ESCAPES, **{f"html-{k}": v for k, v in HTML.items()},
+          **{f"lines-{k}": v for k, v in LINE_BREAKS.items()}}
 
 DONE_WHEN = ("A reply with Vec<String>, a block:\n\n<details>\nkept\n</details>\n\n"
              "and [@click=app.quit]click me[/] then \x1b]52;c;aGFja2Vk\x07 end.")

@@ -21,7 +21,7 @@ from salon.agents.definition import default_directories, load_agents
 from salon.store import Store
 from tests.agent_folders import DOCS_METADATA, SOCRATES_THEN_PLATO, local_metadata, write_folder
 from tests.conftest import ROOT, run_salon, salon_env
-from tests.hostile import pty_forbidden
+from tests.hostile import LINE_BREAKS, pty_forbidden
 from tests.servers.ollama import OllamaServer, Scripted
 from tests.terminal_run import run_on_terminal
 
@@ -320,3 +320,168 @@ def test_a_hostile_exception_from_an_agent_is_inert_on_a_terminal(ollama_server:
     assert shown.returncode == 1
     assert pty_forbidden(shown.stderr) == [] and b"\x1b" not in shown.raw_stderr
     assert "agent.py:1: ValueError: ␛]52;c;aGFja2Vk␇ ␛[2J [/]" in shown.stderr
+
+
+# -- who could have written a Python agent (issue 27, item 1) ---------------------------------------------------
+
+STRANGER = 4242  # a uid no test user has: the agent's "someone else"
+
+
+def _as_stranger(path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root (the suite runs as root)")
+    os.chown(path, STRANGER, STRANGER)
+
+
+def _stranger_program(folder: Path) -> Path:
+    (folder / "agent.py").chmod(0o644)
+    _as_stranger(folder / "agent.py")
+    return folder / "agent.py"
+
+
+def _stranger_program_in_an_open_folder(folder: Path) -> Path:
+    folder.chmod(0o777)
+    return _stranger_program(folder)
+
+
+def _open_folder(folder: Path) -> Path:
+    folder.chmod(0o777)
+    return folder
+
+
+def _group_folder(folder: Path) -> Path:
+    folder.chmod(0o775)
+    return folder
+
+
+def _stranger_folder(folder: Path) -> Path:
+    _as_stranger(folder)
+    return folder
+
+
+def _open_agents_folder(folder: Path) -> Path:
+    folder.parent.chmod(0o777)
+    return folder.parent
+
+
+def _open_helper(folder: Path) -> Path:
+    helper = folder / "helper.py"
+    helper.write_text("PROMPT = 'hi'\n")
+    helper.chmod(0o666)
+    return helper
+
+
+def _stranger_package(folder: Path) -> Path:
+    package = folder / "lib"
+    package.mkdir(mode=0o700)
+    module = package / "__init__.py"
+    module.write_text("")
+    module.chmod(0o644)
+    _as_stranger(module)
+    return module
+
+
+@pytest.mark.parametrize(("make", "said"), [
+    (_stranger_program, "this program belongs to uid 4242, not to you"),
+    (_stranger_program_in_an_open_folder, "this program belongs to uid 4242, not to you"),
+    (_open_folder, "others can change the folder {path} (anyone may write it: mode 0777)"),
+    (_group_folder, "others can change the folder {path} (its group may write it: mode 0775)"),
+    (_stranger_folder, "the folder {path} belongs to uid 4242, not to you"),
+    (_open_agents_folder, "others can change the folder {path} (anyone may write it: mode 0777)"),
+    (_open_helper, "others can change the file {path} (anyone may write it: mode 0666)"),
+    (_stranger_package, "the file {path} belongs to uid 4242, not to you"),
+], ids=["stranger-program", "stranger-program-open-folder", "open-folder", "group-folder", "stranger-folder",
+        "open-agents-folder", "open-helper", "stranger-package"])
+def test_a_python_agent_someone_else_could_have_written_never_runs(ollama_server: OllamaServer, config_dir, make,
+                                                                   said):
+    folder = user_agent(config_dir, name="shared")
+    path = make(folder)
+    reason = said.format(path=path)
+    ollama_server.script(Scripted(text="The stranger's code ran."))
+    asked = run_salon("ask", "-a", "shared", "hi")
+    assert asked.returncode == 1
+    assert reason in asked.stderr and "only if you alone could have written it" in asked.stderr
+    assert ("chmod go-w" if "others can change" in reason else "chown") in asked.stderr
+    assert ollama_server.requests == [] and "ran" not in asked.stdout
+    checked = run_salon("agents", "validate")
+    assert checked.returncode == 1
+    assert f"{folder / 'agent.py'}: {reason}" in checked.stdout
+    listed = run_salon("agents", "list")
+    assert "shared " not in listed.stdout and reason in listed.stderr
+
+
+def test_a_python_agent_only_its_user_can_write_runs(ollama_server: OllamaServer, config_dir):
+    folder = user_agent(config_dir, name="mine")
+    folder.chmod(0o755)
+    (config_dir / "agents").chmod(0o755)
+    (folder / "agent.py").chmod(0o644)  # readable by others is fine: only writing matters
+    (folder / "helper.py").write_text("")
+    ollama_server.script(Scripted(text=SOCRATES), Scripted(text=PLATO))
+    result = run_salon("ask", "-a", "mine", "What is virtue?")
+    assert (result.returncode, result.stdout) == (0, BOTH), result.stderr
+
+
+# -- importing (issue 27, items 3, 4 and 14) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("program", [None, SOCRATES_THEN_PLATO], ids=["metadata", "python"])
+def test_importing_a_folder_named_like_a_bundled_agent_needs_force_and_says_what_it_shadows(
+        ollama_server: OllamaServer, config_dir, tmp_path, program):
+    source = write_folder(tmp_path / "downloads", "assistant", local_metadata(), program)
+    bundled = ROOT / "agents" / "assistant.toml"
+    refused = run_salon("agents", "import", "--yes", str(source))
+    assert refused.returncode == 1
+    assert f"'assistant' is the id of a bundled agent (Assistant, {bundled})" in refused.stderr
+    assert "as the default agent too" in refused.stderr and "--force" in refused.stderr
+    assert not (config_dir / "agents").exists()
+    ollama_server.script(Scripted(text="The bundled persona."))
+    assert run_salon("ask", "hi").stdout == "The bundled persona.\n"
+    assert ollama_server.requests[0]["messages"][0]["content"] != "respond as though you were Socrates"
+    forced = run_salon("agents", "import", "--yes", "--force", str(source))
+    assert forced.returncode == 0, forced.stderr
+    assert f"note: it shadows the bundled agent {bundled}, as the default agent too" in forced.stdout
+    listed = run_salon("agents", "list")
+    assert "[default, overrides bundled" in listed.stdout
+
+
+@pytest.mark.parametrize("name", sorted(LINE_BREAKS))
+def test_a_line_break_in_a_name_cannot_fake_a_line_of_list_or_validate(config_dir, tmp_path, name):
+    hostile = LINE_BREAKS[name]
+    metadata = local_metadata()
+    metadata["details"]["display_name"] = hostile
+    metadata["details"]["agent"]["defaults"]["model"] = f"llama3.2{hostile}"
+    source = write_folder(tmp_path / "downloads", "guest", metadata)
+    imported = run_salon("agents", "import", str(source))
+    assert imported.returncode == 0, imported.stderr
+    for command in (("agents", "list"), ("agents", "validate")):
+        for shown, where in ((run_salon(*command).stdout, "pipe"), (run_on_terminal(*command).stdout, "terminal")):
+            lines = shown.replace("\r\n", "\n").split("\n")
+            assert not any(line.startswith("ok   /home/u/") for line in lines), (command, where, shown)
+            assert not any(c in shown for c in "\u2028\x85"), (command, where)
+            guest = [line for line in lines if "guest" in line]
+            assert len(guest) == 1 and "Safe" in guest[0] and "safe.toml  (safe: Safe)" in guest[0], shown
+    # The name itself is kept exactly: only its display keeps to one line.
+    assert load_agents(default_directories()).get("guest").name == hostile
+
+
+def test_an_import_too_big_to_be_an_agent_is_refused_saying_the_limit(config_dir, tmp_path):
+    metadata = local_metadata(description="x" * 10_000_000)
+    source = write_folder(tmp_path / "downloads", "huge", metadata)
+    refused = run_salon("agents", "import", str(source))
+    assert refused.returncode == 1
+    assert f"{source / 'metadata.json'}: is 10,00" in refused.stderr and "more than the 262,144" in refused.stderr
+    assert not (config_dir / "agents").exists()
+    # Put in place by hand, it is reported by `agents list` (quickly: never read past the limit); the rest load.
+    write_folder(config_dir / "agents", "huge", metadata)
+    listed = run_salon("agents", "list")
+    assert "assistant" in listed.stdout and "huge" not in listed.stdout
+    assert "more than the 262,144" in listed.stderr
+    long_name = local_metadata()
+    long_name["details"]["display_name"] = "n" * 5000
+    named = run_salon("agents", "import", str(write_folder(tmp_path / "downloads", "named", long_name)))
+    assert named.returncode == 1 and "'details.display_name' is 5,000 characters long" in named.stderr
+    program = write_folder(tmp_path / "downloads", "bulky", local_metadata(), SOCRATES_THEN_PLATO)
+    (program / "data.bin").write_bytes(b"\0" * (11 * 1024 * 1024))
+    bulky = run_salon("agents", "import", "--yes", str(program))
+    assert bulky.returncode == 1 and "more than the 10,485,760 an agent folder may bring" in bulky.stderr
+    assert not (config_dir / "agents" / "bulky").exists()

@@ -11,6 +11,7 @@ import pytest
 
 from salon.agents.definition import default_directories, load_agents
 from salon.api import Session
+from salon.errors import ProviderError, RunError, ServerBusy
 from salon.events import (
     MessageCompleted,
     MessageCreated,
@@ -20,6 +21,7 @@ from salon.events import (
     RunCreated,
     RunFailed,
 )
+from salon.providers import ChatMessage
 from salon.runner.python_agent import AgentCodeError, PythonRun
 from tests.agent_folders import SOCRATES_THEN_PLATO, local_metadata, write_folder
 from tests.servers.ollama import OllamaServer, Scripted
@@ -190,7 +192,8 @@ async def test_an_agent_that_raises_fails_the_run_with_file_line_and_message(con
     assert kinds(events) == ["RunCreated", "MessageCreated", "MessageDelta", "MessageCompleted", "RunFailed"]
     completed, failed = events[-2], events[-1]
     assert (completed.status, completed.reply.text) == ("failed", "one two three")
-    assert isinstance(failed.exception, AgentCodeError)
+    assert isinstance(failed.exception, AgentCodeError) and isinstance(failed.exception, RunError)
+    assert not isinstance(failed.exception, ProviderError)  # the agent's own code, not the model server
     assert failed.error == f"{folder / 'agent.py'}:4: ValueError: the agent gave up"
     assert failed.exception.partial == "one two three"
 
@@ -205,6 +208,35 @@ async def test_a_failed_completion_the_agent_lets_through_fails_the_run_with_the
     assert (completed.status, completed.reply.text) == ("failed", "one two")
     assert isinstance(failed, RunFailed) and "model crashed" in failed.error
     assert not isinstance(failed.exception, AgentCodeError) and failed.exception.partial == "one two"
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_a_busy_server_is_retried_for_a_python_agent_as_for_any_run(config, config_dir, ollama_server, stream):
+    user_folder(config_dir, "patient", program=(
+        f"env.add_reply(env.completion(env.list_messages(), stream={stream}))\n"))
+    ollama_server.script(Scripted(status=503, error="server busy"), Scripted(text="Finally."))
+    async with Session(config, load_agents(default_directories())) as session:
+        agent = session.agent("patient")
+        run = PythonRun(agent, [ChatMessage("user", "hi")], session.providers, retry_delays=(0.01,))
+        events = [event async for event in run]
+    completed = [e for e in events if isinstance(e, MessageCompleted)]
+    assert [(c.status, c.reply.text) for c in completed] == [("complete", "Finally.")]
+    assert isinstance(events[-1], RunCompleted)
+    assert len(ollama_server.requests) == 2
+
+
+async def test_a_busy_server_that_stays_busy_fails_a_python_agents_run_with_the_servers_error(
+        config, config_dir, ollama_server):
+    user_folder(config_dir, "patient", program="env.add_reply(env.completion(env.list_messages(), stream=True))\n")
+    ollama_server.script(*[Scripted(status=503, error="server busy")] * 2)
+    async with Session(config, load_agents(default_directories())) as session:
+        agent = session.agent("patient")
+        run = PythonRun(agent, [ChatMessage("user", "hi")], session.providers, retry_delays=(0.01,))
+        events = [event async for event in run]
+    failed = events[-1]
+    assert isinstance(failed, RunFailed) and isinstance(failed.exception, ServerBusy)
+    assert [e.status for e in events if isinstance(e, MessageCompleted)] == ["failed"]
+    assert len(ollama_server.requests) == 2
 
 
 async def test_the_documents_own_import_line_is_answered_with_the_one_to_write(config, config_dir, ollama_server):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -203,7 +203,7 @@ async def run(agent: str | Agent | None, prompt: str, *, history: Sequence[ChatM
 
 
 async def answering(run: Run, events: AsyncIterator[Event], decide: Callable[[ToolCall], Decision] | None
-                    ) -> AsyncIterator[Event]:
+                    ) -> AsyncGenerator[Event]:
     """``events`` of ``run``, each tool call that waits for approval answered by ``decide`` (none: "deny")."""
     async for event in events:
         yield event

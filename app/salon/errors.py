@@ -42,12 +42,19 @@ class UnknownAgent(SalonError):
         super().__init__(f"no agent named '{agent_id}'.{hint} See `salon agents list`.")
 
 
-class ProviderError(SalonError):
-    """A completion that failed at the provider; ``retryable`` says whether trying again may help."""
+class RunError(SalonError):
+    """What ends a run as failed (``RunFailed.exception``): the provider's, the tools' or the agent's own code's.
+
+    ``retryable`` says whether trying again may help.
+    """
 
     retryable = False
     partial = ""
     """The text of the reply that arrived before the failure (set by the run that met it)."""
+
+
+class ProviderError(RunError):
+    """A completion that failed at the provider."""
 
 
 class ServerUnreachable(ProviderError):
@@ -87,8 +94,17 @@ class ToolsUnsupported(ProviderError):
                          "`tools` from the agent.")
 
 
-class ToolError(ProviderError):
+class ToolError(RunError):
     """A run's tools could not be used at all: no server configured, a server that would not start."""
+
+
+class AgentCodeError(RunError):
+    """A Python agent's own code failed (or may not run): its file, line and message."""
+
+    def __init__(self, path: Path, line: int | None, message: str) -> None:
+        self.path = path
+        self.line = line
+        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
 
 
 class ServerBusy(ProviderError):

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from salon.errors import ProviderError
+from salon.errors import RunError
 from salon.reply import Reply, Usage
 
 MessageStatus = Literal["streaming", "complete", "interrupted", "failed"]
@@ -87,7 +87,7 @@ class RunFailed:
     """The run stopped on ``exception``, the typed error itself: faces match on its type, never on a name."""
 
     run_id: str
-    exception: ProviderError
+    exception: RunError
 
     name = "thread.run.failed"
 
@@ -168,6 +168,11 @@ class StepDelta:
     name = "thread.run.step.delta"
 
 
+Decision = Literal["once", "always", "deny"]
+"""The answer to a tool call the run asked about (:class:`RequiresAction`): every face gives one of these."""
+DECISIONS: tuple[Decision, ...] = ("once", "always", "deny")
+
+
 @dataclass(frozen=True, slots=True)
 class RequiresAction:
     """The run waits for :meth:`salon.runner.run.Run.decide` on each of ``calls``."""
@@ -195,6 +200,28 @@ class ToolsStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolsUnavailable:
+    """Some MCP servers of the step could not be used (they would not start or list their tools).
+
+    The run goes on with the tools of the others, and the model is told which are missing; every face shows
+    :attr:`notice` so the user knows why a tool was not used. Salon's own event, not one of OpenAI's.
+    """
+
+    run_id: str
+    message_id: str
+    servers: tuple[tuple[str, str], ...]
+    """``(server, why)`` for each server left out."""
+
+    name = "thread.run.tools_unavailable"
+
+    @property
+    def notice(self) -> str:
+        """One line per server: which tools are missing and why."""
+        return "\n".join(f"the tools of MCP server '{server}' are not available for this reply: {why}"
+                         for server, why in self.servers)
+
+
+@dataclass(frozen=True, slots=True)
 class StepCompleted:
     """The step's calls have run (or were denied, failed, cancelled): each carries its output or error."""
 
@@ -212,4 +239,4 @@ class StepCompleted:
 
 
 Event = (RunCreated | MessageCreated | MessageDelta | MessageCompleted | StepCreated | StepDelta | RequiresAction
-         | ToolsStarted | StepCompleted | RunCompleted | RunFailed | RunCancelled)
+         | ToolsStarted | ToolsUnavailable | StepCompleted | RunCompleted | RunFailed | RunCancelled)

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from salon._lazy import lazy_exports
-from salon.errors import ProviderError, SalonError, StreamInterrupted, StreamStalled
+from salon.errors import RunError, SalonError, StreamInterrupted, StreamStalled
 from salon.events import (
     Event,
     MessageCompleted,
@@ -71,11 +71,11 @@ class StreamInterruptedError(SalonError):
     """A stream cut short: the server failed mid-reply, or the stream was cancelled.
 
     ``partial_response`` is the text of the message that was cut (what had arrived of it); ``completed`` the
-    replies of the run's messages that finished before it; ``cause`` the provider's own error, or None for a
+    replies of the run's messages that finished before it; ``cause`` the run's own error, or None for a
     cancel.
     """
 
-    def __init__(self, message: str, partial_response: str = "", *, cause: ProviderError | None = None,
+    def __init__(self, message: str, partial_response: str = "", *, cause: RunError | None = None,
                  completed: tuple[Reply, ...] = ()) -> None:
         super().__init__(message)
         self.partial_response = partial_response

@@ -53,6 +53,23 @@ def inert(text: str) -> str:
     return _UNSAFE.sub(lambda found: _FORMS[found.group()], text)
 
 
+_LINE_BREAKS = {"\n": "\u240a", "\r": "\u240d", "\v": "\u240b", "\f": "\u240c", "\x1c": "\u241c",
+                "\x1d": "\u241d", "\x1e": "\u241e", "\x85": "\\u{0085}", "\u2028": "\\u{2028}",
+                "\u2029": "\\u{2029}"}
+_LINE_BREAK = re.compile("[" + "".join(_LINE_BREAKS) + "]")
+
+
+def one_line(text: str) -> str:
+    """``text`` for a field a listing shows on one line (a name, an id, a path): every line break visible (␊).
+
+    Applied through a pipe too: a name ending in ``"\nok   …/safe.toml"`` must not read as a line of its own to
+    the person or the script reading ``salon agents list``. Everything else is left to :func:`inert`.
+    """
+    if not _LINE_BREAK.search(text):
+        return text
+    return _LINE_BREAK.sub(lambda found: _LINE_BREAKS[found.group()], text)
+
+
 def is_terminal(stream: TextIO) -> bool:
     try:
         return stream.isatty()

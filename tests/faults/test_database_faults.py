@@ -280,3 +280,20 @@ def test_a_disk_with_no_room_at_all_says_so_and_what_to_do(
         home: Home, ollama_server: OllamaServer, tmp_path: Path) -> None:
     (warning,) = _ask_with_no_room(ollama_server, tmp_path)["stderr"].splitlines()
     assert "no space left" in warning and "free some disk space" in warning, warning
+
+
+# -- a folder where the file should be (issue 27, item 14) --------------------------------------------------------
+
+
+def test_a_folder_where_the_database_should_be_is_named_as_the_cause(home: Home, ollama_server: OllamaServer
+                                                                      ) -> None:
+    path = home.data_dir / "salon.db"
+    path.mkdir(parents=True)
+    (path / "kept.txt").write_text("mine")
+    ollama_server.script(Scripted(text=ANSWER))
+    done = salon("ask", "What is virtue?")
+    _answered_unsaved(done, f"{path} is a folder, not a database file", "Move the folder aside", "--data-dir")
+    assert "check that its folder exists" not in done.stderr
+    listing = salon("history", "list")
+    assert listing.returncode == 1 and f"{path} is a folder, not a database file" in listing.stderr
+    assert [p.name for p in path.iterdir()] == ["kept.txt"] and (path / "kept.txt").read_text() == "mine"

@@ -262,6 +262,28 @@ def test_off_loopback_the_page_asks_for_the_token_or_takes_it_from_the_address(
     other.close()
 
 
+@pytest.fixture
+def broken_lab(config_dir: Path, ollama_server: OllamaServer, tmp_path: Path) -> None:
+    """An agent whose only MCP server will not start, written before the page's server starts."""
+    from tests.tools.conftest import lab_server, write_agent
+
+    ollama_server.add_model("qwen3", "completion", "tools")
+    (config_dir / "config.toml").write_text(lab_server(tmp_path / "lab.log", "--exit-at-start"), encoding="utf-8")
+    (config_dir / "agents").mkdir(exist_ok=True)
+    write_agent(config_dir / "agents", "labbie", "ollama/qwen3", ["lab.*"])
+
+
+def test_a_tool_server_that_will_not_start_is_a_notice_and_the_reply_comes(
+        broken_lab: None, page: Page, ollama_server: OllamaServer) -> None:
+    ollama_server.script(Scripted(text="The lab is closed today."))
+    ask(page, "labbie", "Echo it.")
+    wait_final(page)
+    assert page.text_content(".msg.assistant .body.final") == "The lab is closed today."
+    notice = page.text_content(".notice") or ""
+    assert notice.startswith("⚠ the tools of MCP server 'lab' are not available for this reply")
+    assert "cannot open its database" in notice
+
+
 ESCAPED_REPLY = "\n\n".join(f"{name}: {text}" for name, text in sorted(ESCAPES.items()))
 HOSTILE_NAME = "Mirror \u202erorrim"
 HOSTILE_WELCOME = ("Welcome " + ESCAPES["osc2"], "see " + ESCAPES["bidi-filename"])

@@ -111,3 +111,23 @@ def test_off_loopback_decisions_need_the_token(serve, config_dir, ollama_server,
     refused(anonymous.post(f"/v1/threads/{thread}/runs/{run}/decisions",
                            json={"decisions": [{"tool_call_id": call_id, "decision": "once"}]}), 401)
     assert calls_made(lab_log) == []
+
+
+def test_a_server_that_will_not_start_is_an_event_and_the_run_goes_on(serve, config_dir, ollama_server, lab_log):
+    ollama_server.add_model("qwen3", "completion", "tools")
+    (config_dir / "config.toml").write_text(lab_server(lab_log, "--exit-at-start"), encoding="utf-8")
+    (config_dir / "agents").mkdir()
+    write_agent(config_dir / "agents", "labbie", "ollama/qwen3", ["lab.*"])
+    ollama_server.script(Scripted(text="The lab is closed today."))
+    client = serve().client()
+    thread = new_thread(client, "Echo it.", agent="labbie")
+    run = start_run(client, thread, agent="labbie")
+    assert wait_for_run(client, thread, run, "completed", "failed", "cancelled")["status"] == "completed"
+    seen = read_stream(client, thread, run, framing="openai")
+    [notice] = [d for n, d in seen if n == "thread.run.tools_unavailable"]
+    assert [s["name"] for s in notice["servers"]] == ["lab"]
+    assert "cannot open its database" in notice["servers"][0]["error"]
+    assert notice["notice"].startswith("the tools of MCP server 'lab' are not available for this reply")
+    order = [n for n, _ in seen]
+    assert order.index("thread.message.created") < order.index("thread.run.tools_unavailable") < order.index(
+        "thread.message.completed")

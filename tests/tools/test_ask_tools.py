@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -136,3 +139,53 @@ def test_the_bundled_clock_agent_with_the_readme_config_answers_after_approval(c
     first = ollama_server.requests[0]
     assert first["model"] == "llama3.2"
     assert sorted(t["function"]["name"] for t in first["tools"]) == ["convert_time", "get_current_time"]
+
+
+def _a_python_without_the_server(folder) -> str:
+    """A ``python`` first on PATH that is not Salon's: this interpreter with its site-packages cut off, as the
+    system Python is for a server installed into Salon's venv."""
+    folder.mkdir()
+    shim = folder / "python"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -S "$@"\n', encoding="utf-8")
+    shim.chmod(0o755)
+    (folder / "python3").symlink_to(shim)
+    check = subprocess.run([str(shim), "-c", "import mcp_server_time"], capture_output=True, text=True)
+    assert "No module named 'mcp_server_time'" in check.stderr, "the stand-in must lack the server"
+    return f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+@pytest.mark.parametrize("python", ["python", "python3"])
+def test_the_readme_config_finds_the_server_installed_beside_salon_whatever_python_path_finds(
+        config_dir, ollama_server, tmp_path, python):
+    # `.venv/bin/salon` run without activating the venv: PATH's python is another one, without mcp-server-time.
+    path = _a_python_without_the_server(tmp_path / "bin")
+    ollama_server.add_model("llama3.2", "completion", "tools")
+    (config_dir / "config.toml").write_text(f'[mcp_servers.time]\ncommand = "{python}"\n'
+                                            'args = ["-m", "mcp_server_time", "--local-timezone", "UTC"]\n',
+                                            encoding="utf-8")
+    script_tokyo(ollama_server)
+    done = run_salon("ask", "--agent", "clock", "--allow-tool", "time.*", "What time is it in Tokyo?", timeout=90,
+                     PATH=path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Let me check.\nIt is evening in Tokyo.\n"
+    assert json.loads(ollama_server.requests[1]["messages"][-1]["content"])["timezone"] == "Asia/Tokyo"
+
+
+def test_a_server_that_will_not_start_is_a_warning_naming_the_likely_cause_and_the_answer_comes(
+        config_dir, ollama_server, tmp_path):
+    # A server installed into one Python, started with another: "No module named …" is named as the cause.
+    _a_python_without_the_server(tmp_path / "bin")
+    shim = tmp_path / "bin" / "python"
+    ollama_server.add_model("llama3.2", "completion", "tools")
+    (config_dir / "config.toml").write_text(f'[mcp_servers.time]\ncommand = "{shim}"\n'
+                                            'args = ["-m", "mcp_server_time", "--local-timezone", "UTC"]\n',
+                                            encoding="utf-8")
+    ollama_server.script(Scripted(text="I cannot reach a clock right now."))
+    done = run_salon("ask", "--agent", "clock", "What time is it in Tokyo?", timeout=90)
+    assert (done.returncode, done.stdout) == (0, "I cannot reach a clock right now.\n"), done.stderr
+    assert done.stderr.startswith("salon: warning: the tools of MCP server 'time' are not available for this "
+                                  "reply: MCP server 'time'")
+    assert "No module named mcp_server_time" in done.stderr
+    assert f"Likely cause: '{shim}' has no module 'mcp_server_time'" in done.stderr
+    assert f"`{shim} -m pip install …`" in done.stderr
+    assert "'time' could not be started" in ollama_server.requests[0]["messages"][0]["content"]

@@ -20,6 +20,7 @@ from salon.events import (
     StepCompleted,
     StepCreated,
     StepDelta,
+    ToolsUnavailable,
 )
 from tests.servers.ollama import Scripted
 from tests.tools.conftest import (
@@ -222,17 +223,64 @@ async def test_a_tool_that_returns_megabytes_is_cut_and_says_so(config_dir, agen
     assert len(ollama_server.requests[1]["messages"][-1]["content"]) < 21_000
 
 
-async def test_a_server_that_does_not_start_fails_the_run_clearly(config_dir, agents_dir, ollama_server,
-                                                                  tools_model, lab_log):
+async def test_reading_a_huge_answer_costs_time_in_proportion_to_its_size(config_dir, agents_dir, ollama_server,
+                                                                         tools_model, lab_log):
+    # The SDK's stdio reader re-joins and re-splits all it has buffered for every chunk: 5 MB took seconds of
+    # CPU, and 50 MB (a hundred times that) outlasts even this generous timeout. Read once, it takes seconds.
     write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log, timeout=100)),
+                           agents_dir)
+    ollama_server.script(Scripted(text="", tool_calls=[{"name": "flood", "arguments": {"megabytes": 50}}]),
+                         Scripted(text="That was a lot."))
+    async with session:
+        events = await drive(session.run("labbie", "Go."))
+    [call] = next(e for e in events if isinstance(e, StepCompleted)).calls
+    assert call.status == "completed", call.error
+    assert "Salon cut this tool's output: 52,428,800 characters" in call.output
+    assert isinstance(events[-1], RunCompleted)
+
+
+async def test_a_server_that_does_not_start_is_named_and_the_reply_goes_on_without_it(
+        config_dir, agents_dir, ollama_server, tools_model, lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"], 'system = "You are a lab assistant."\n')
     session = open_session(write_config(config_dir, ollama_server.host, lab_server(lab_log, "--exit-at-start")),
                            agents_dir)
+    ollama_server.script(Scripted(text="The lab tools are unavailable right now."))
     async with session:
         events = await drive(session.run("labbie", "Go."), ())
-    assert isinstance(events[-1], RunFailed)
-    message = events[-1].error
-    assert "MCP server 'lab'" in message and "cannot open its database" in message
-    assert ollama_server.requests == []
+    assert isinstance(events[-1], RunCompleted)
+    [notice] = [e for e in events if isinstance(e, ToolsUnavailable)]
+    assert [server for server, _ in notice.servers] == ["lab"]
+    assert "MCP server 'lab'" in notice.notice and "cannot open its database" in notice.notice
+    [request] = ollama_server.requests
+    assert "tools" not in request or not request["tools"]
+    system = request["messages"][0]
+    assert system["role"] == "system" and system["content"].startswith("You are a lab assistant.\n\n")
+    assert "'lab' could not be started" in system["content"]
+
+
+async def test_of_two_servers_one_broken_the_model_gets_the_others_tools_and_is_told(
+        config_dir, agents_dir, ollama_server, tools_model, lab_log, tmp_path):
+    # The case: two servers, one will not start; before, the model was never asked.
+    write_agent(agents_dir, "both", tools_model, ["time.*", "broken.*"])
+    broken = lab_server(tmp_path / "broken.log", "--exit-at-start", name="broken")
+    session = open_session(write_config(config_dir, ollama_server.host, time_server(), broken), agents_dir)
+    ollama_server.script(Scripted(text="Let me check.", tool_calls=[{"name": "get_current_time",
+                                                                      "arguments": TOKYO}]),
+                         Scripted(text="It is evening in Tokyo."))
+    async with session:
+        events = await drive(session.run("both", "What time is it in Tokyo?"))
+    assert isinstance(events[-1], RunCompleted)
+    [notice] = [e for e in events if isinstance(e, ToolsUnavailable)]
+    assert [server for server, _ in notice.servers] == ["broken"]
+    assert "cannot open its database" in notice.notice
+    first = ollama_server.requests[0]
+    assert sorted(t["function"]["name"] for t in first["tools"]) == ["convert_time", "get_current_time"]
+    assert first["messages"][0]["role"] == "system" and "'broken'" in first["messages"][0]["content"]
+    [call] = next(e for e in events if isinstance(e, StepCompleted)).calls
+    assert call.status == "completed" and json.loads(call.output)["timezone"] == "Asia/Tokyo"
+    # Told once per reply: the model's second request carries the same note, not a second event.
+    assert "'broken'" in ollama_server.requests[1]["messages"][0]["content"]
 
 
 async def test_a_server_not_in_the_config_is_named_with_the_fix(config_dir, agents_dir, ollama_server,

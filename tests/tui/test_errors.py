@@ -52,7 +52,7 @@ async def test_ollama_going_down_between_replies_gives_the_prompt_back(closed_po
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         # As if the last check had found it up: the host went away since, so the reply itself fails.
-        app.chat_screen._set_connection("up")
+        app.chat_screen.availability.set_connection("up")
         assert not app.screen.query_one(Banner).display
         await send(app, pilot, "hello?")
         await settle(app, pilot)

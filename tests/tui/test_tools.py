@@ -302,3 +302,21 @@ async def test_hostile_arguments_results_and_tool_names_from_a_real_run_are_show
         assert f"the model asked for a tool it was not offered: '{MARKUP['action']}'" in " ".join(shown.split())
         await click_on(pilot, app, MARKUP["action"])
         assert_running(app)
+
+
+async def test_a_server_that_will_not_start_is_a_notice_and_the_reply_goes_on(config_dir, agents_dir, data_dir,
+                                                                             ollama_server: OllamaServer,
+                                                                             tools_model, lab_log):
+    write_agent(agents_dir, "labbie", tools_model, ["lab.*"])
+    ollama_server.script(Scripted(text="The lab is closed today."))
+    app = tools_app(config_dir, agents_dir, data_dir, ollama_server, "labbie", lab_server(lab_log, "--exit-at-start"))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        await send(app, pilot, "Echo this")
+        await wait_for(pilot, lambda: not app.chat_screen.view.busy, timeout=ASK_TIMEOUT, what="the reply done")
+        await settle(app, pilot)
+        await wait_for(pilot, lambda: "Tools unavailable" in flat(app), what="the notice")
+        shown = flat(app)
+        assert "The lab is closed today." in shown
+        assert "the tools of MCP server 'lab' are not available" in shown
+        assert "'lab' could not be started" in ollama_server.requests[0]["messages"][0]["content"]

@@ -8,6 +8,7 @@ the wrong type is an error located as ``path:line``, like a TOML agent's.
 from __future__ import annotations
 
 import json
+import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,6 +61,11 @@ _METADATA = _object({
     })),
 })
 """What Salon reads of a hub's metadata.json; a field it does not declare is kept out, with a note."""
+
+MAX_METADATA_BYTES = 256 * 1024
+"""A metadata.json names an agent and its model; one this big is something else (a hub's are a few kB)."""
+MAX_NAME_CHARS = 200
+"""An agent's name is shown on one line of every list and picker."""
 
 HUB_DEFAULT_PROVIDER = "fireworks"
 """The provider the agent hub uses when a metadata file names a model but no provider."""
@@ -126,15 +132,77 @@ def check_program(program: Path, code_allowed: bool) -> None:
         raise AgentFileError(program, None, "a Python agent runs only from your own agents folder "
                                             f"({locations.user_agents_dir()}); `salon agents import "
                                             f"{program.parent}` copies it there after asking")
-    try:
-        mode = program.stat().st_mode
-    except OSError as exc:
-        raise AgentFileError(program, None, f"cannot read: {exc}") from exc
-    if mode & (stat.S_IWGRP | stat.S_IWOTH):
-        # A program others can rewrite would run their code with the user's permissions.
-        raise AgentFileError(program, None, "others can change this program, so Salon will not run it; "
-                                            f"`chmod go-w {program}` if it is yours")
+    if refusal := program_refusal(program):
+        raise AgentFileError(program, None, refusal)
     compile_program(program)
+
+
+def program_refusal(program: Path, home: Path | None = None) -> str | None:
+    """Why ``program`` must not run because someone else could have written it, or None.
+
+    A Python agent runs with the user's permissions, so it runs only if the user alone could have written every
+    part of it: agent.py and the other Python files of its folder owned by the user (or root) and writable by
+    nobody else, and so for each folder from its own up to the agents folder ``home`` (the user's, by default),
+    since whoever can write a folder can put another program in place of the one the user read.
+    """
+    if home is None:
+        from salon import locations
+
+        home = locations.user_agents_dir()
+    folder = program.parent
+    try:
+        resolved_home = home.resolve()
+        chain = [folder]
+        while chain[-1].resolve() != resolved_home and chain[-1].parent != chain[-1]:
+            chain.append(chain[-1].parent)
+        files = [program, *_python_files(folder, program)]
+        if program.is_symlink():
+            chain.append(program.resolve().parent)  # where the program really is can be rewritten too
+        for path in (*files, *chain):
+            if why := _written_by_others(path, program):
+                return why
+    except OSError as exc:
+        return f"cannot check who can change it: {exc.strerror or exc}"
+    return None
+
+
+def _python_files(folder: Path, program: Path) -> list[Path]:
+    """The folder's sub-folders and other Python files: agent.py can import them, so they are part of it."""
+    found: list[Path] = []
+    for root, dirs, names in os.walk(folder):  # never into linked folders
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        found += [Path(root) / d for d in dirs]
+        found += [Path(root) / n for n in sorted(names) if n.endswith(".py") and Path(root) / n != program]
+    return found
+
+
+def _written_by_others(path: Path, program: Path) -> str | None:
+    """Why someone other than the user (or root) could have written ``path``, or None."""
+    info = path.stat()
+    uid = os.getuid()
+    what = "this program" if path == program else (
+        f"the folder {path}" if stat.S_ISDIR(info.st_mode) else f"the file {path}")
+    if info.st_uid not in (uid, 0):
+        return (f"{what} belongs to {_user_name(info.st_uid)}, not to you, and {_ONLY_YOURS}; "
+                f"`chown {_user_name(uid, bare=True)} {path}` if you have read it and trust it")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        who = "anyone" if info.st_mode & stat.S_IWOTH else "its group"
+        return (f"others can change {what} ({who} may write it: mode {stat.S_IMODE(info.st_mode):04o}), and "
+                f"{_ONLY_YOURS}; `chmod go-w {path}` if it is yours")
+    return None
+
+
+_ONLY_YOURS = "Salon runs a Python agent only if you alone could have written it (it runs with your permissions)"
+
+
+def _user_name(uid: int, *, bare: bool = False) -> str:
+    try:
+        import pwd
+
+        name = pwd.getpwuid(uid).pw_name
+    except (KeyError, ImportError):
+        return str(uid) if bare else f"uid {uid}"
+    return name if bare else f"{name} (uid {uid})"
 
 
 def compile_program(program: Path) -> None:
@@ -154,6 +222,11 @@ def compile_program(program: Path) -> None:
 def read_metadata(path: Path) -> tuple[dict[str, Any], list[str], int | None]:
     """A metadata.json as a TOML agent's keys, the notes about what was kept out, and max_iterations."""
     try:
+        size = path.stat().st_size
+        if size > MAX_METADATA_BYTES:
+            raise AgentFileError(path, None, f"is {size:,} bytes, more than the {MAX_METADATA_BYTES:,} a "
+                                             f"{METADATA} may be; Salon reads it only to name an agent and its "
+                                             "model, so shorten its description or welcome")
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise AgentFileError(path, None, f"cannot read: {exc}") from exc
@@ -173,6 +246,10 @@ def read_metadata(path: Path) -> tuple[dict[str, Any], list[str], int | None]:
     defaults = agent.get("defaults", {})
     data: dict[str, Any] = {}
     name = details.get("display_name") or document.get("name")
+    if name and len(name) > MAX_NAME_CHARS:
+        field = ("details", "display_name") if details.get("display_name") else ("name",)
+        raise AgentFileError(path, lines.of(*field), f"'{_dotted(field)}' is {len(name):,} characters long; a "
+                                                     f"name is shown on one line and may be at most {MAX_NAME_CHARS}")
     if name:
         data["name"] = name
     for key in ("description", "version"):
@@ -257,11 +334,22 @@ class _JsonLines:
 
     def __init__(self, path: Path, source: str | None = None) -> None:
         self.keys: dict[tuple[str, ...], int] = {}
+        self._path = path
+        self._source = source
+        self._scanned = False
+
+    def _ensure_scanned(self) -> None:
+        # Scanned only when an error needs a line: a character at a time, too slow to pay for every good file.
+        if self._scanned:
+            return
+        self._scanned = True
+        source = self._source
         if source is None:
             try:
-                source = path.read_text(encoding="utf-8")
+                source = self._path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 source = ""
+        self._source = None
         self._scan(source)
 
     def _scan(self, source: str) -> None:
@@ -301,6 +389,7 @@ class _JsonLines:
 
     def of(self, *path: str) -> int:
         """The line of ``path``, or of the nearest enclosing key that has one, or 1."""
+        self._ensure_scanned()
         while path:
             if found := self.keys.get(tuple(path)):
                 return found

@@ -19,9 +19,13 @@ import tomli_w
 from salon import locations
 from salon.agents.hub import METADATA, PROGRAM, FolderAgent, compile_program, describe_folder, is_agent_folder
 from salon.errors import SalonError
+from salon.terminal import one_line
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+MAX_PROGRAM_FILES = 200
+MAX_PROGRAM_BYTES = 10 * 1024 * 1024
+"""What a Python agent's folder may hold to be imported: an agent is a program and its metadata, not a data set."""
 
 
 def import_agent(path: Path, *, yes: bool, force: bool, out: TextIO, err: TextIO, stdin: TextIO) -> int:
@@ -33,15 +37,47 @@ def import_agent(path: Path, *, yes: bool, force: bool, out: TextIO, err: TextIO
         raise SalonError(f"{folder}: no {METADATA} or {PROGRAM} here; `salon agents import` takes an agent folder "
                          f"or its {METADATA}")
     agent = describe_folder(folder)
+    shadowed = _check_shadowing(agent.id, force)
     if agent.program is not None:
-        return _import_program(folder, agent, yes=yes, force=force, out=out, err=err, stdin=stdin)
+        return _import_program(folder, agent, shadowed, yes=yes, force=force, out=out, err=err, stdin=stdin)
     target = locations.user_agents_dir() / f"{agent.id}.toml"
     if (target.exists() or target.is_symlink()) and not force:
         raise SalonError(f"{target} already exists; `--force` replaces it")
     _write_private(target, toml_text(agent))
-    print(f"imported {agent.id} → {target}", file=out)
-    _tell_notes(agent, out)
+    _tell_imported(agent, target, shadowed, out)
     return 0
+
+
+def _check_shadowing(agent_id: str, force: bool) -> Path | None:
+    """The bundled agent an import of ``agent_id`` would shadow; refused without ``--force``.
+
+    A user's agent replaces the bundled one of the same id everywhere, the default persona (``assistant``)
+    included, so a folder that happens to be named like one must not take its place unasked.
+    """
+    from salon.agents.definition import load_agents
+
+    bundled = load_agents([locations.bundled_agents_dir()]).agents.get(agent_id)
+    if bundled is None or bundled.path is None:
+        return None
+    if not force:
+        raise SalonError(f"'{agent_id}' is the id of a bundled agent ({bundled.name}, {bundled.path}); importing "
+                         f"it would replace that agent everywhere{_default_note(agent_id)}. Rename the folder to "
+                         "import it beside it, or pass --force to shadow it")
+    return bundled.path
+
+
+def _default_note(agent_id: str) -> str:
+    from salon.config.read import load_config
+
+    return ", as the default agent too" if load_config().default_agent == agent_id else ""
+
+
+def _tell_imported(agent: FolderAgent, target: Path, shadowed: Path | None, out: TextIO) -> None:
+    print(f"imported {one_line(agent.id)} → {one_line(str(target))}", file=out)
+    if shadowed is not None:
+        print(f"note: it shadows the bundled agent {shadowed}{_default_note(agent.id)}; delete {target} to have "
+              "the bundled one back", file=out)
+    _tell_notes(agent, out)
 
 
 def toml_text(agent: FolderAgent) -> str:
@@ -58,16 +94,17 @@ def _comment_safe(line: str) -> str:
 
 def _tell_notes(agent: FolderAgent, out: TextIO) -> None:
     for note in agent.notes:
-        print(f"note: {note}", file=out)
+        print(f"note: {one_line(note)}", file=out)
 
 
-def _import_program(folder: Path, agent: FolderAgent, *, yes: bool, force: bool, out: TextIO, err: TextIO,
-                    stdin: TextIO) -> int:
+def _import_program(folder: Path, agent: FolderAgent, shadowed: Path | None, *, yes: bool, force: bool,
+                    out: TextIO, err: TextIO, stdin: TextIO) -> int:
     compile_program(folder / PROGRAM)
     target = locations.user_agents_dir() / agent.id
     if (target.exists() or target.is_symlink()) and not force:
         raise SalonError(f"{target} already exists; `--force` replaces it")
     files = _files(folder)
+    _check_size(folder, files)
     warning = (f"{folder / PROGRAM} is a Python program: once imported, it runs with your permissions whenever "
                f"you chat with '{agent.id}'. Read it before you say yes.\nIt would copy {len(files)} file(s) to "
                f"{target}: {', '.join(str(f) for f in files)}")
@@ -83,9 +120,20 @@ def _import_program(folder: Path, agent: FolderAgent, *, yes: bool, force: bool,
             print("not imported", file=err)
             return 1
     _copy_private(folder, files, target)
-    print(f"imported {agent.id} → {target}", file=out)
-    _tell_notes(agent, out)
+    _tell_imported(agent, target, shadowed, out)
     return 0
+
+
+def _check_size(folder: Path, files: list[Path]) -> None:
+    if len(files) > MAX_PROGRAM_FILES:
+        raise SalonError(f"{folder}: holds {len(files):,} files, more than the {MAX_PROGRAM_FILES} an agent folder "
+                         "may bring; import a folder holding only the agent (its agent.py, metadata.json and the "
+                         "modules it imports)")
+    total = sum((folder / f).stat().st_size for f in files)
+    if total > MAX_PROGRAM_BYTES:
+        raise SalonError(f"{folder}: its files come to {total:,} bytes, more than the {MAX_PROGRAM_BYTES:,} an "
+                         "agent folder may bring; import a folder holding only the agent (its agent.py, "
+                         "metadata.json and the modules it imports)")
 
 
 def _files(folder: Path) -> list[Path]:

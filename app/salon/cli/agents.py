@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from salon import locations, terminal
+from salon.terminal import one_line
 
 if TYPE_CHECKING:
     from salon.agents.definition import AgentCatalog
@@ -61,7 +62,7 @@ def _catalog() -> AgentCatalog:
 
 def _report_errors(catalog: AgentCatalog, err: TextIO) -> None:
     for error in catalog.errors:
-        print(error, file=err)
+        print(terminal.one_line(str(error)), file=err)
 
 
 def _list(out: TextIO, err: TextIO) -> int:
@@ -70,7 +71,7 @@ def _list(out: TextIO, err: TextIO) -> int:
     catalog = _catalog()
     default = load_config().default_agent
     user_dir = locations.user_agents_dir()
-    width = max((len(a.id) for a in catalog), default=10) + 2
+    width = max((len(one_line(a.id)) for a in catalog), default=10) + 2
     for agent in catalog:
         marks = []
         if agent.id == default:
@@ -79,41 +80,43 @@ def _list(out: TextIO, err: TextIO) -> int:
             marks.append("overrides bundled" if agent.id in catalog.overridden else "user")
         if agent.program:
             marks.append("python")
-        models = ", ".join(agent.models)
+        models = one_line(", ".join(agent.models))
         suffix = f"  [{', '.join(marks)}]" if marks else ""
-        print(f"{agent.id:<{width}}{agent.name} — {models}{suffix}", file=out)
+        print(f"{one_line(agent.id):<{width}}{one_line(agent.name)} — {models}{suffix}", file=out)
     _report_errors(catalog, err)
     return 0
 
 
 def _show(agent_id: str, out: TextIO) -> int:
     agent = _catalog().get(agent_id)
-    print(f"id:          {agent.id}", file=out)
-    print(f"name:        {agent.name}", file=out)
+    # One-line fields keep to their line (a name could fake the next field); the description and the system
+    # prompt are text, and keep their lines.
+    print(f"id:          {one_line(agent.id)}", file=out)
+    print(f"name:        {one_line(agent.name)}", file=out)
     if agent.description:
         print(f"description: {agent.description}", file=out)
-    print(f"file:        {agent.path}", file=out)
+    print(f"file:        {one_line(str(agent.path))}", file=out)
     if agent.program:
-        print(f"runs:        {agent.program}", file=out)
+        print(f"runs:        {one_line(str(agent.program))}", file=out)
     if agent.version:
-        print(f"version:     {agent.version}", file=out)
+        print(f"version:     {one_line(agent.version)}", file=out)
     if agent.tags:
-        print(f"tags:        {', '.join(agent.tags)}", file=out)
+        print(f"tags:        {one_line(', '.join(agent.tags))}", file=out)
     for note in agent.notes:
-        print(f"note:        {note}", file=out)
+        print(f"note:        {one_line(note)}", file=out)
     for index, step in enumerate(agent.steps, start=1):
         if len(agent.steps) > 1:
-            print(f"\nstep {index}: {step.name} ({step.agent_id})", file=out)
-        print(f"  model:                  {step.model}", file=out)
+            print(f"\nstep {index}: {one_line(step.name)} ({one_line(step.agent_id)})", file=out)
+        print(f"  model:                  {one_line(step.model)}", file=out)
         print(f"  stream:                 {str(step.stream).lower()}", file=out)
         print(f"  show_streaming_message: {str(step.show_streaming_message).lower()}", file=out)
         if len(agent.steps) > 1:
             print(f"  sees_previous_steps:    {str(step.sees_previous_steps).lower()}", file=out)
         if step.tools:
-            print(f"  tools:                  {', '.join(step.tools)} (at most {step.max_iterations} rounds)",
-                  file=out)
+            tools = one_line(", ".join(step.tools))
+            print(f"  tools:                  {tools} (at most {step.max_iterations} rounds)", file=out)
         for key, value in step.params.items():
-            print(f"  params.{key}: {value!r}", file=out)
+            print(f"  params.{one_line(key)}: {value!r}", file=out)
         if step.system:
             print(f"  system: {step.system}", file=out)
     return 0
@@ -132,11 +135,12 @@ def _validate(paths: list, out: TextIO) -> int:
         checked = [a for a in catalog if a.path and (a.path.resolve() in named or a.path.parent.resolve() in named
                                                      or _home(a.path).resolve() in named)]
     for agent in checked:
-        print(f"ok   {agent.path}  ({agent.id}: {agent.name})", file=out)
+        path = one_line(str(agent.path))
+        print(f"ok   {path}  ({one_line(agent.id)}: {one_line(agent.name)})", file=out)
         for note in agent.notes:
-            print(f"note {agent.path}: {note}", file=out)
+            print(f"note {path}: {one_line(note)}", file=out)
     for error in catalog.errors:
-        print(error, file=out)
+        print(one_line(str(error)), file=out)
     return 1 if catalog.errors else 0
 
 

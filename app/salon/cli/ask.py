@@ -234,6 +234,7 @@ async def _print_run(run: Run, events: AsyncIterator[Event], args: argparse.Name
         RunFailed,
         StepCompleted,
         StepDelta,
+        ToolsUnavailable,
     )
 
     live = bool(args.stream)
@@ -255,6 +256,10 @@ async def _print_run(run: Run, events: AsyncIterator[Event], args: argparse.Name
                     run.cancel()
             case StepCompleted() if rows is not None:
                 rows.completed(event)
+            case ToolsUnavailable():
+                for line in event.notice.splitlines():
+                    stderr.write(f"salon: warning: {redact(line)}\n")
+                stderr.flush()
             case RunCreated(steps=steps):
                 labelled = steps != 1  # 0: a Python agent, whose number of messages is known only at its end
             case MessageCreated(agent_name=name):

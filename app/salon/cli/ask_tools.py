@@ -14,7 +14,7 @@ import fnmatch
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import TextIO, cast
+from typing import Any, TextIO, cast
 
 from salon import terminal
 from salon.events import RequiresAction, StepCompleted, StepDelta, ToolCall
@@ -131,12 +131,16 @@ class Approver:
                 line = tty.readline()
             except (OSError, ValueError):
                 line = ""
+            def answer() -> None:
+                if not answered.done():
+                    answered.set_result(line)
+
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
-                loop.call_soon_threadsafe(lambda: answered.done() or answered.set_result(line))
+                loop.call_soon_threadsafe(answer)
 
         # A daemon thread, not the default executor: asyncio.run would wait at exit for a read nobody will finish.
         threading.Thread(target=read, daemon=True, name="salon tool question").start()
-        cancelled = asyncio.ensure_future(self.cancelled.wait())
+        cancelled: asyncio.Future[Any] = asyncio.ensure_future(self.cancelled.wait())
         try:
             await asyncio.wait({answered, cancelled}, return_when=asyncio.FIRST_COMPLETED)
         finally:

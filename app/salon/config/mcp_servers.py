@@ -149,3 +149,18 @@ def parse_approvals(table: Any, path: Path, lines: KeyLines, warnings: list[str]
             kept[tool] = value
         approvals[agent] = MappingProxyType(kept)
     return approvals
+
+
+SALONS_PYTHON = ("python", "python3")
+"""Commands that mean the Python that runs Salon: a server a user installed beside Salon (``pip install
+mcp-server-time`` into its venv) must be found when Salon runs as ``.venv/bin/salon`` without the venv activated,
+where PATH's ``python`` would be the system's."""
+
+
+def resolve_command(command: str) -> str:
+    """The program to start for a server's ``command``: ``python``/``python3`` are the Python running Salon."""
+    import sys
+
+    if command in SALONS_PYTHON and sys.executable:
+        return sys.executable
+    return command

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -29,6 +29,9 @@ from salon.providers.base import ChatMessage, CompletionRequest, ModelInfo
 from salon.providers.network import network_reason
 from salon.providers.redirects import client_options
 from salon.reply import Chunk, ToolCallPiece, Usage
+
+if TYPE_CHECKING:
+    from ollama import ChatResponse
 
 
 def _import_ollama() -> ModuleType:
@@ -164,7 +167,7 @@ class OllamaProvider:
             async for update in progress:
                 yield update.status or "", update.completed, update.total
 
-    def _chunk(self, part: ollama.ChatResponse, numbers: Iterator[int]) -> Chunk:
+    def _chunk(self, part: ChatResponse, numbers: Iterator[int]) -> Chunk:
         message = part.message
         calls = _tool_pieces(message.tool_calls or (), numbers)
         if not part.done:
@@ -227,7 +230,7 @@ class _ErrorMapper:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> Literal[False]:
         if error is None or isinstance(error, ProviderError | GeneratorExit) or not isinstance(error, Exception):
             return False
         raise self.translate(error) from error

@@ -9,6 +9,7 @@ which may hold a token.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 
@@ -34,6 +35,6 @@ def refuse_redirects(server: str) -> Callable[[httpx.Response], Awaitable[None]]
     return hook
 
 
-def client_options(server: str) -> dict[str, object]:
+def client_options(server: str) -> dict[str, Any]:
     """Keyword arguments for ``httpx.AsyncClient`` (the ``ollama`` client passes them through)."""
     return {"follow_redirects": False, "event_hooks": {"response": [refuse_redirects(server)]}}

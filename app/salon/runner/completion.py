@@ -31,7 +31,7 @@ from salon.surrogates import mend
 
 if TYPE_CHECKING:
     from salon.agents.definition import Step
-    from salon.errors import ProviderError
+    from salon.errors import RunError
     from salon.tools.host import ToolSet
 
 
@@ -112,7 +112,7 @@ class Completion:
             events.append(MessageDelta(self.run_id, self.message_id, kept.text, kept.thinking))
         return events
 
-    def _complete_message(self, status: MessageStatus, error: ProviderError | None) -> MessageCompleted:
+    def _complete_message(self, status: MessageStatus, error: RunError | None) -> MessageCompleted:
         self.open_message = False
         step = self.step
         completed = MessageCompleted(self.run_id, self.message_id, self.index, step.agent_id, step.name,
@@ -123,7 +123,11 @@ class Completion:
             self.text_before += completed.reply.text
         return completed
 
-    async def end(self, status: MessageStatus, error: ProviderError | None) -> AsyncIterator[Event]:
+    def close(self, status: MessageStatus, error: RunError | None = None) -> MessageCompleted:
+        """Complete the open message alone, the run going on: a Python agent's completion that ended."""
+        return self._complete_message(status, error)
+
+    async def end(self, status: MessageStatus, error: RunError | None) -> AsyncIterator[Event]:
         """The last events of the completion: its open message, and a run end when it was cut short."""
         if self.open_message:
             yield self._complete_message(status, error)

@@ -13,19 +13,18 @@ import concurrent.futures
 import contextlib
 import threading
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
-from salon.agents.definition import Agent
+from salon.agents.definition import Agent, Step
 from salon.agents.environment import CompletionChunk, CompletionText, Environment, RunStopped
 from salon.agents.params import GENERATION_PARAMS
-from salon.errors import ProviderError, ServerBusy
+from salon.errors import AgentCodeError, RunError
 from salon.events import (
     Event,
     MessageCompleted,
-    MessageCreated,
     MessageDelta,
     MessageStatus,
     RunCancelled,
@@ -33,23 +32,14 @@ from salon.events import (
     RunCreated,
     RunFailed,
 )
-from salon.ids import new_id
 from salon.providers import ChatMessage, CompletionRequest, Providers, split_ref
-from salon.reply import ReplyBuilder
-from salon.runner.run import BUSY_RETRY_DELAYS, Run
+from salon.reply import Chunk, Reply, ReplyBuilder
+from salon.runner.completion import Completion
+from salon.runner.run import BUSY_RETRY_DELAYS, Ended, Run
 from salon.surrogates import mend
 
 T = TypeVar("T")
 _ROLES = {"system": "system", "user": "user", "assistant": "assistant", "agent": "assistant"}
-
-
-class AgentCodeError(ProviderError):
-    """The agent's own code failed: its file, line and message."""
-
-    def __init__(self, path: Path, line: int | None, message: str) -> None:
-        self.path = path
-        self.line = line
-        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
 
 
 @dataclass(eq=False)
@@ -58,12 +48,10 @@ class _Stream:
 
     request: CompletionRequest
     model: str
-    builder: ReplyBuilder
-    message_id: str = ""
-    step: int = 0
-    chunks: Any = None  # the provider's async generator, once the first chunk is asked for
+    completion: Completion | None = None
+    """The message, once its first chunk is asked for (a message's step number is its place among the run's)."""
+    chunks: AsyncGenerator[Chunk | Ended] | None = None
     ended: bool = False
-    delays: Any = field(default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +63,12 @@ _WAKE = object()
 
 
 class PythonRun(Run):
-    """One run of a Python agent; iterate it (once) for its events, :meth:`cancel` stops it keeping partial text."""
+    """One run of a Python agent; iterate it (once) for its events, :meth:`cancel` stops it keeping partial text.
+
+    Its completions go through the run's own retry (:meth:`Run._complete`) and message lifecycle
+    (:class:`~salon.runner.completion.Completion`); only the driving differs: agent.py in a thread, its events
+    handed to the iterating task through a queue.
+    """
 
     def __init__(self, agent: Agent, history: Sequence[ChatMessage], providers: Providers, *,
                  stream: bool | None = None, run_id: str | None = None, clock: Callable[[], float] | None = None,
@@ -86,19 +79,16 @@ class PythonRun(Run):
             raise ValueError(f"agent '{agent.id}' is not a Python agent")
         self.program: Path = agent.program
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
-        self._op: asyncio.Task[Any] | None = None
+        self._queue: asyncio.Queue[Event | _Finished | object] = asyncio.Queue()
         self._open: _Stream | None = None
         self._messages = 0
         self._ended = False
 
     def cancel(self) -> None:
-        """Stop the run: the agent's thread is stopped at its next call to ``env`` (its next chunk raises
-        :class:`~salon.agents.environment.RunStopped`), the message being streamed ends ``interrupted`` with its
-        text."""
-        self._cancel_requested = True
-        if self._op is not None:
-            self._op.cancel()
+        """Stop the run: a wait on the provider is interrupted at once, the agent's thread is stopped at its next
+        call to ``env`` (it raises :class:`~salon.agents.environment.RunStopped`), and the message being streamed
+        ends ``interrupted`` with its text."""
+        super().cancel()
         self._queue.put_nowait(_WAKE)
 
     async def events(self) -> AsyncIterator[Event]:
@@ -125,29 +115,24 @@ class PythonRun(Run):
                             yield event
                         return
                     continue
-                yield self._seen(item)  # type: ignore[arg-type]
+                yield item  # type: ignore[misc]  # the queue holds events besides the two markers
         finally:
             if not self._ended:
                 # The consumer went away (the app closing): the agent's thread stops at its next call.
                 self._cancel_requested = True
-                if self._op is not None:
-                    self._op.cancel()
-
-    def _seen(self, event: Event) -> Event:
-        if isinstance(event, MessageCompleted):
-            self.completed.append(event)
-        return event
+                if self._task is not None:
+                    self._task.cancel()
 
     async def _stop(self) -> AsyncIterator[Event]:
-        if self._op is not None and not self._op.done():
-            self._op.cancel()
-            await asyncio.wait([self._op])
+        if self._task is not None and not self._task.done():
+            # cancel() interrupted a wait on the provider already; what the operation does next is short.
+            await asyncio.wait([self._task])
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if item is not _WAKE and not isinstance(item, _Finished):
-                yield self._seen(item)  # type: ignore[arg-type]
+                yield item  # type: ignore[misc]
         if self._open is not None:
-            yield self._seen(await self._close(self._open, "interrupted"))
+            yield await self._close(self._open, "interrupted")
         self._ended = True
         yield RunCancelled(self.id)
 
@@ -155,15 +140,15 @@ class PythonRun(Run):
         self._ended = True
         if isinstance(error, RunStopped) or (error is None and self._cancel_requested):
             if self._open is not None:
-                yield self._seen(await self._close(self._open, "interrupted"))
+                yield await self._close(self._open, "interrupted")
             yield RunCancelled(self.id)
             return
         if isinstance(error, SystemExit) and error.code in (None, 0):
             error = None
-        failure: ProviderError | None = None
+        failure: RunError | None = None
         partial = ""
-        if isinstance(error, ProviderError):
-            failure = error  # a completion failed and the agent let it through: the provider's own error
+        if isinstance(error, RunError):
+            failure = error  # a completion failed and the agent let it through: its own error, not the agent's
             partial = error.partial
         elif error is not None:
             failure = _code_error(self.program, error)
@@ -173,7 +158,7 @@ class PythonRun(Run):
         if self._open is not None:
             closing = await self._close(self._open, "failed" if failure else "interrupted", failure)
             partial = closing.reply.text
-            yield self._seen(closing)
+            yield closing
         if failure is None:
             yield RunCompleted(self.id)
             return
@@ -219,11 +204,12 @@ class PythonRun(Run):
     async def _guarded(self, operation: Callable[[], Awaitable[T]]) -> T:
         if self._cancel_requested:
             raise asyncio.CancelledError
-        self._op = asyncio.current_task()
+        # The run's waiting task is this operation's: a cancel interrupts its wait on the provider (Run.cancel).
+        self._task = asyncio.current_task()
         try:
             return await operation()
         finally:
-            self._op = None
+            self._task = None
 
     # -- on the event loop ------------------------------------------------------------------------------------------
 
@@ -241,102 +227,106 @@ class PythonRun(Run):
         sent = stream if self.stream_override is None else self.stream_override
         return CompletionRequest(model=split_ref(ref), messages=chat, params=wanted, stream=sent), ref
 
-    def new_stream(self, request: CompletionRequest, ref: str) -> _Stream:
-        builder = ReplyBuilder(ref, self._clock) if self._clock else ReplyBuilder(ref)
-        return _Stream(request, ref, builder, delays=iter(self._retry_delays))
-
     async def pull(self, state: _Stream) -> CompletionChunk | None:
         """The stream's next chunk with text (emitted as a delta first), or None at its end."""
         if state.ended:
             return None
         if state.chunks is None:
             await self._begin(state)
+        assert state.chunks is not None and state.completion is not None
         while True:
-            assert state.chunks is not None
-            try:
-                chunk = await anext(state.chunks)
-            except StopAsyncIteration:
+            item = await anext(state.chunks, None)
+            if item is None:
                 self._queue.put_nowait(await self._close(state, "complete"))
                 return None
-            except ServerBusy as busy:
-                # Tried again only while nothing of this reply has arrived: no text is ever doubled.
-                delay = next(state.delays, None) if state.builder.chunks == 0 else None
-                await state.chunks.aclose()
-                if delay is None:
-                    await self._fail(state, busy)
-                await asyncio.sleep(delay)
-                state.chunks = self.providers.for_model(state.model).stream(state.request)
-                continue
-            except ProviderError as failure:
-                await self._fail(state, failure)
-            chunk = state.builder.add(chunk)
-            if chunk.text or chunk.thinking:
-                self._queue.put_nowait(MessageDelta(self.id, state.message_id, chunk.text, chunk.thinking))
-                return CompletionChunk(state.message_id, state.model, chunk.text, chunk.thinking)
+            if isinstance(item, Ended):
+                if item.error is None:
+                    raise RunStopped()  # cancelled: the message ends interrupted as the run stops
+                closing = await self._close(state, "failed", item.error)
+                self._queue.put_nowait(closing)
+                item.error.partial = closing.reply.text
+                raise item.error
+            for event in state.completion.feed(item, None):
+                self._queue.put_nowait(event)
+                if isinstance(event, MessageDelta):
+                    return CompletionChunk(state.completion.message_id, state.model, event.text, event.thinking)
+
+    def _message(self, model: str) -> Completion:
+        """A new message of the run's, the next in its order."""
+        step = Step(self.agent.id, self.agent.name, model, show_streaming_message=self.agent.show_streaming_message)
+        completion = Completion(self.id, self._messages, step, self._clock, self.completed)
+        self._messages += 1
+        return completion
 
     async def _begin(self, state: _Stream) -> None:
         if self._open is not None and self._open is not state:
             # A stream the agent left half read before starting another: its message ends where it was left.
             self._queue.put_nowait(await self._close(self._open, "interrupted"))
-        state.message_id = new_id("msg")
-        state.step = self._messages
-        self._messages += 1
-        self._queue.put_nowait(MessageCreated(self.id, state.message_id, state.step, self.agent.id,
-                                              self.agent.name, state.model, self.agent.show_streaming_message))
-        state.chunks = self.providers.for_model(state.model).stream(state.request)
+        state.completion = self._message(state.model)
+        self._queue.put_nowait(state.completion.open())
+        state.chunks = self._complete(state.model, state.request)
         self._open = state
 
-    async def _fail(self, state: _Stream, failure: ProviderError) -> NoReturn:
-        closing = await self._close(state, "failed", failure)
-        self._queue.put_nowait(closing)
-        failure.partial = closing.reply.text
-        raise failure
-
-    async def _close(self, state: _Stream, status: MessageStatus, error: BaseException | None = None,
+    async def _close(self, state: _Stream, status: MessageStatus, error: RunError | None = None,
                      ) -> MessageCompleted:
         state.ended = True
         if self._open is state:
             self._open = None
         if state.chunks is not None:
             await state.chunks.aclose()
-        return MessageCompleted(self.id, state.message_id, state.step, self.agent.id, self.agent.name,
-                                state.builder.freeze(), status, mend(str(error)) if error else None)
+        assert state.completion is not None
+        return state.completion.close(status, error)
 
     async def whole(self, request: CompletionRequest, ref: str) -> CompletionText:
         """A completion read to its end without a message (``stream=False``): its text, remembering its figures."""
-        state = self.new_stream(request, ref)
-        chunks: Any = self.providers.for_model(ref).stream(request)
+        builder = ReplyBuilder(ref, self._clock) if self._clock else ReplyBuilder(ref)
+        chunks = self._complete(ref, request)
         try:
-            async for chunk in chunks:
-                state.builder.add(chunk)
+            async for item in chunks:
+                if isinstance(item, Ended):
+                    if item.error is None:
+                        raise RunStopped()
+                    item.error.partial = builder.text
+                    raise item.error
+                builder.add(item)
         finally:
             await chunks.aclose()
-        reply = state.builder.freeze()
+        reply = builder.freeze()
         text = CompletionText(reply.text)
         text.reply, text.model = reply, ref
         return text
 
-    async def write(self, text: str, reply: Any, ref: str) -> None:
-        """A reply given as text (``env.add_reply(text)``): one message, created, its text, completed."""
+    async def write(self, text: str, reply: Reply | None, ref: str) -> None:
+        """A reply given as text (``env.add_reply(text)``): one message, created, its text, completed.
+
+        The text of a non-streamed completion keeps that completion's figures (tokens, time).
+        """
         ref = ref or self.agent.model
-        state = self.new_stream(CompletionRequest(split_ref(ref), ()), ref)
         if self._open is not None:
             self._queue.put_nowait(await self._close(self._open, "interrupted"))
-        state.message_id = new_id("msg")
-        state.step = self._messages
-        self._messages += 1
-        self._queue.put_nowait(MessageCreated(self.id, state.message_id, state.step, self.agent.id,
-                                              self.agent.name, ref, self.agent.show_streaming_message))
-        if text:
-            self._queue.put_nowait(MessageDelta(self.id, state.message_id, text))
-        final = reply if reply is not None and reply.text == text else None
-        if final is None:
-            from salon.reply import Chunk
+        completion = self._message(ref)
+        self._queue.put_nowait(completion.open())
+        if reply is not None and reply.text == text:
+            completion.builder = _Whole(reply)
+            if text:
+                self._queue.put_nowait(MessageDelta(self.id, completion.message_id, text))
+        else:
+            for event in completion.feed(Chunk(text=text), None):
+                self._queue.put_nowait(event)
+        self._queue.put_nowait(completion.close("complete"))
 
-            state.builder.add(Chunk(text=text))
-            final = state.builder.freeze()
-        self._queue.put_nowait(MessageCompleted(self.id, state.message_id, state.step, self.agent.id,
-                                                self.agent.name, final))
+
+class _Whole(ReplyBuilder):
+    """The builder of a reply already complete (a non-streamed completion's): it freezes to that reply, figures
+    and all."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.model)
+        self.add(Chunk(text=reply.text))
+        self._reply = reply
+
+    def freeze(self) -> Reply:
+        return self._reply
 
 
 class _Host:
@@ -350,13 +340,13 @@ class _Host:
 
     def open_stream(self, messages: Sequence[Mapping[str, Any]], model: str, params: dict[str, Any]) -> _Stream:
         request, ref = self._run.request(messages, model, params, stream=True)
-        return self._run.new_stream(request, ref)
+        return _Stream(request, ref)
 
     def pull(self, stream: _Stream) -> CompletionChunk | None:
         return self._run.call(lambda: self._run.pull(stream))
 
     def text_of(self, stream: _Stream) -> str:
-        return stream.builder.text
+        return stream.completion.builder.text if stream.completion is not None else ""
 
     def complete(self, messages: Sequence[Mapping[str, Any]], model: str, params: dict[str, Any]) -> CompletionText:
         request, ref = self._run.request(messages, model, params, stream=False)
@@ -396,7 +386,10 @@ def _refusal(program: Path) -> str | None:
     if program.resolve().parent.parent != locations.user_agents_dir().resolve():
         return (f"a Python agent runs only from your own agents folder ({locations.user_agents_dir()}); "
                 f"`salon agents import {program.parent}` copies it there after asking")
-    return None
+    # Checked again as it starts, not only when the agents loaded: a folder opened to others meanwhile counts.
+    from salon.agents.hub import program_refusal
+
+    return program_refusal(program)
 
 
 def _stderr_print(*values: object, **options: Any) -> None:

@@ -4,13 +4,15 @@ each a run of events."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from salon.agents.definition import Agent, Step
-from salon.errors import ProviderError, ServerBusy, ToolError
+from salon.errors import ProviderError, RunError, ServerBusy, ToolError
 from salon.events import (
+    DECISIONS,
+    Decision,
     Event,
     MessageCompleted,
     MessageStatus,
@@ -23,6 +25,7 @@ from salon.events import (
     ToolCall,
     ToolsStarted,
     ToolStatus,
+    ToolsUnavailable,
 )
 from salon.ids import new_id
 from salon.providers import ChatMessage, CompletionRequest, Providers, split_ref
@@ -38,8 +41,6 @@ T = TypeVar("T")
 
 BUSY_RETRY_DELAYS = (0.5, 1.5, 3.0)
 
-Decision = Literal["once", "always", "deny"]
-DECISIONS: tuple[Decision, ...] = ("once", "always", "deny")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,20 @@ def build_messages(step: Step, history: Sequence[ChatMessage], earlier: Sequence
         said = "\n\n".join(f"{out.persona} replied:\n\n{out.text}" for out in earlier)
         messages.append(ChatMessage("user", said))
     return messages
+
+
+def unavailable_note(unavailable: Mapping[str, str]) -> str:
+    """What the model is told of servers whose tools it was not given, so it says so instead of guessing."""
+    names = ", ".join(f"'{server}'" for server in unavailable)
+    return (f"Note from Salon: the tools of the MCP server(s) {names} could not be started for this reply, so they "
+            "are not offered. If the user's request needs them, say that those tools are unavailable right now.")
+
+
+def with_note(messages: list[ChatMessage], note: str) -> list[ChatMessage]:
+    """``messages`` with ``note`` added to the system prompt (one system message: some templates read only one)."""
+    if messages and messages[0].role == "system":
+        return [replace(messages[0], content=f"{messages[0].content}\n\n{note}"), *messages[1:]]
+    return [ChatMessage("system", note), *messages]
 
 
 class Run:
@@ -159,11 +174,15 @@ class Run:
             yield completion.open()
             if step.tools and toolset is None:
                 offered = await self._interruptible(self._offer(step))
-                if isinstance(offered, _Ended):
+                if isinstance(offered, Ended):
                     async for event in completion.end(offered.status, offered.error):
                         yield event
                     return
                 toolset = offered
+                if toolset.unavailable:
+                    assert completion.message_id is not None
+                    yield ToolsUnavailable(self.id, completion.message_id, tuple(toolset.unavailable.items()))
+                    messages = with_note(messages, unavailable_note(toolset.unavailable))
             request = CompletionRequest(
                 model=split_ref(step.model),
                 messages=tuple(messages),
@@ -172,9 +191,9 @@ class Run:
                 tools=toolset.specs if toolset else (),
             )
             status: MessageStatus = "complete"
-            error: ProviderError | None = None
+            error: RunError | None = None
             async for item in self._complete(step.model, request):
-                if isinstance(item, _Ended):
+                if isinstance(item, Ended):
                     status, error = item.status, item.error
                 else:
                     for event in completion.feed(item, toolset):
@@ -228,7 +247,7 @@ class Run:
             yield RequiresAction(self.id, step_id, tuple(waiting))
             answered = await self._interruptible(self._decisions_for(self._waiting))
             self._waiting = set()
-            if isinstance(answered, _Ended):
+            if isinstance(answered, Ended):
                 yield self._stopped(step_id, calls, completion)
                 yield RunCancelled(self.id)
                 return
@@ -247,7 +266,7 @@ class Run:
             assert self.tools is not None
             result = await self._interruptible(self.tools.call(call.server, call.tool,
                                                                parse_arguments(call.arguments)))
-            if isinstance(result, _Ended):
+            if isinstance(result, Ended):
                 calls[position] = replace(call, status="cancelled", error="cancelled while it ran")
                 yield self._stopped(step_id, calls, completion)
                 yield RunCancelled(self.id)
@@ -270,13 +289,13 @@ class Run:
             await self._decided.wait()
         return {call_id: self._decisions[call_id] for call_id in ids}
 
-    async def _interruptible(self, awaitable: Awaitable[T]) -> T | _Ended:
+    async def _interruptible(self, awaitable: Awaitable[T]) -> T | Ended:
         """Await what a cancel should interrupt at once (tools, approval); a ToolError fails the message."""
         if self._cancel_requested:
             close = getattr(awaitable, "close", None)
             if close is not None:
                 close()
-            return _Ended("interrupted")
+            return Ended("interrupted")
         self._waiting_on_provider = True
         try:
             return await awaitable
@@ -284,13 +303,18 @@ class Run:
             if not self._cancel_requested:
                 raise
             self._uncancel()
-            return _Ended("interrupted")
+            return Ended("interrupted")
         except ToolError as error:
-            return _Ended("failed", error)
+            return Ended("failed", error)
         finally:
             self._waiting_on_provider = False
 
-    async def _complete(self, model_ref: str, request: CompletionRequest) -> AsyncIterator[Chunk | _Ended]:
+    async def _complete(self, model_ref: str, request: CompletionRequest) -> AsyncGenerator[Chunk | Ended]:
+        """The provider's chunks for ``request``, then an :class:`Ended` if the reply was cut short.
+
+        A busy server is tried again while nothing of the reply has arrived; a cancel interrupts the wait at once
+        (the task waiting is ``_task``). Python agents' completions come through here too.
+        """
         provider = self.providers.for_model(model_ref)
         delays = iter(self._retry_delays)
         received = 0
@@ -309,27 +333,28 @@ class Run:
                         received += 1
                     yield chunk
                 if self._cancel_requested:
-                    yield _Ended("interrupted")
+                    yield Ended("interrupted")
                 return
             except asyncio.CancelledError:
                 if not self._cancel_requested:
                     raise
                 self._uncancel()
-                yield _Ended("interrupted")
+                yield Ended("interrupted")
                 return
             except ServerBusy as busy:
                 # Safe to try again only while nothing of this reply has arrived: no text is ever doubled.
                 delay = next(delays, None) if received == 0 else None
                 if delay is None:
-                    yield _Ended("failed", busy)
+                    yield Ended("failed", busy)
                     return
             except ProviderError as failure:
-                yield _Ended("failed", failure)
+                yield Ended("failed", failure)
                 return
             finally:
-                await chunks.aclose()
+                if isinstance(chunks, AsyncGenerator):  # closed now, so a cancel stops the request at once
+                    await chunks.aclose()
             if not await self._sleep(delay):
-                yield _Ended("interrupted")
+                yield Ended("interrupted")
                 return
 
     async def _sleep(self, seconds: float) -> bool:
@@ -352,6 +377,8 @@ class Run:
 
 
 @dataclass(frozen=True, slots=True)
-class _Ended:
+class Ended:
+    """How a wait of the run's ended when it did not give its value: ``interrupted`` (a cancel) or ``failed``."""
+
     status: MessageStatus
-    error: ProviderError | None = None
+    error: RunError | None = None

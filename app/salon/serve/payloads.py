@@ -22,6 +22,7 @@ from salon.events import (
     StepDelta,
     ToolCall,
     ToolsStarted,
+    ToolsUnavailable,
 )
 from salon.store import Conversation, StoredMessage
 
@@ -152,6 +153,11 @@ def event(value: Event, thread_id: str, redact: Any = str) -> dict[str, Any]:
             details = data.get("incomplete_details")
             if details and details.get("error"):
                 details["error"] = redact(details["error"])
+        case ToolsUnavailable():
+            # A server's own words on why it would not start can quote a key from its environment.
+            data["notice"] = redact(data["notice"])
+            for server in data["servers"]:
+                server["error"] = redact(server["error"])
     return data
 
 
@@ -211,6 +217,10 @@ def to_openai(event: Event) -> dict[str, Any]:
             return {"id": event.run_id, "object": "thread.run", "status": "in_progress", "required_action": None,
                     "metadata": {"step_id": event.step_id,
                                  "tool_calls": [{"id": c.id, "status": c.status} for c in event.calls]}}
+        case ToolsUnavailable():
+            return {"id": event.run_id, "object": "thread.run.tools_unavailable", "message_id": event.message_id,
+                    "servers": [{"name": server, "error": why} for server, why in event.servers],
+                    "notice": event.notice}
         case StepCompleted():
             data = {"id": event.step_id, "object": "thread.run.step", "run_id": event.run_id,
                     "type": "tool_calls", "status": event.status,

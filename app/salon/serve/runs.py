@@ -195,7 +195,7 @@ class LiveRun:
                 self._end("cancelled")
                 self._publish(event.name, payloads.run(self))
             case _:
-                self._publish(event.name, payloads.event(event, self.thread_id))
+                self._publish(event.name, payloads.event(event, self.thread_id, self._redact))
 
     def _end(self, status: str, error: dict[str, str] | None = None) -> None:
         self.status, self.last_error, self.ended_at = status, error, time.time()

@@ -125,6 +125,10 @@ def explain(error: sqlite3.Error, path: Path) -> StoreError:
         return StoreError(f"{path} is damaged or not a Salon database ({text}). Salon left it as it is: move it "
                           f"aside to start afresh, or try `sqlite3 {path} .recover` to rescue what it holds")
     if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+        if path.is_dir():
+            # The usual advice (the folder must exist and be writable) would send the user the wrong way.
+            return StoreError(f"{path} is a folder, not a database file: Salon keeps its conversations in a file "
+                              "of that name. Move the folder aside, or use --data-dir to keep them elsewhere")
         return StoreError(f"cannot open {path} ({text}): check that its folder exists and is writable, "
                           "or use --data-dir")
     return StoreError(f"{path}: {text}")

@@ -13,7 +13,7 @@ the reply still delivered, saving stopped and the user told once.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable
 from typing import TYPE_CHECKING
 
 from salon.store.errors import StoreError
@@ -92,7 +92,7 @@ class Exchange:
         except StoreError as error:
             self._stop(error)
 
-    async def follow(self, events: AsyncIterable[Event]) -> AsyncIterator[Event]:
+    async def follow(self, events: AsyncIterable[Event]) -> AsyncGenerator[Event]:
         """Every event of ``events``, each saved before it is passed on; :meth:`finish` at the end."""
         try:
             async for event in events:

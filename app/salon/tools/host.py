@@ -38,6 +38,8 @@ class ToolSet:
     """The tools offered to one step's model, by the function name the model sees."""
 
     by_function: Mapping[str, OfferedTool] = field(default_factory=dict)
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    """The servers whose tools could not be offered (they would not start or list), each with why."""
 
     @property
     def specs(self) -> tuple[ToolSpec, ...]:
@@ -129,15 +131,22 @@ class ToolHost:
                             f"server; add [mcp_servers.{missing[0]}] with its command or url (see the README)")
         offered: dict[str, OfferedTool] = {}
         listed: list[tuple[str, Any]] = []
+        unavailable: dict[str, str] = {}
         for server in wanted:
-            connection = await self._connection(server)
+            try:
+                connection = await self._connection(server)
+            except ToolError as error:
+                # One broken server costs its own tools, not the reply: the others are offered, and the run
+                # tells the model and the user which are missing.
+                unavailable[server] = str(error)
+                continue
             listed += [(server, info) for info in connection.tools if matches(patterns, server, info.name)]
         for (server, info), function in zip(listed, function_names([(server, info.name) for server, info in listed]),
                                             strict=True):
             schema = info.input_schema if isinstance(info.input_schema, dict) else {}
             offered[function] = OfferedTool(server, info.name, ToolSpec(function, info.description,
                                                                         schema or {"type": "object"}))
-        return ToolSet(offered)
+        return ToolSet(offered, unavailable)
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any]) -> ToolResult:
         """Run one tool; every failure is a :class:`ToolResult` with an error a user can read."""

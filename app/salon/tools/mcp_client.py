@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import tempfile
 from dataclasses import dataclass
 from typing import IO, Any
 
 import mcp
-from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from salon.config.mcp_servers import McpServerSettings
+from salon.config.mcp_servers import McpServerSettings, resolve_command
 
 START_TIMEOUT = 30.0
 """Seconds a server may take to start and list its tools (a first ``uvx`` run downloads for a while)."""
@@ -102,9 +102,10 @@ class McpConnection:
         # so it stays open past the connection (closed by aclose).
         if self._errlog is None:
             self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
-        parameters = mcp.StdioServerParameters(command=settings.command or "", args=list(settings.args),
-                                               env=dict(settings.env) or None)
-        return stdio_client(parameters, errlog=self._errlog)
+        from salon.tools.stdio import stdio_transport
+
+        return stdio_transport(resolve_command(settings.command or ""), list(settings.args),
+                               dict(settings.env) or None, self._errlog)
 
     async def call(self, tool: str, arguments: dict[str, Any], timeout: float) -> Outcome:
         """Call ``tool``; raises :class:`McpFailure` when the server is gone, ``TimeoutError`` past ``timeout``."""
@@ -158,22 +159,37 @@ class McpConnection:
         if isinstance(leaf, PermissionError):
             return f"could not be started: {self.settings.command!r} is not executable"
         if "connection closed" in str(leaf).lower():
-            return f"closed the connection before it was ready{self._said()}"
-        return f"could not be used: {leaf or type(leaf).__name__}{self._said()}"
+            return f"closed the connection before it was ready{self._said()}{self._likely_cause()}"
+        return f"could not be used: {leaf or type(leaf).__name__}{self._said()}{self._likely_cause()}"
+
+    def _likely_cause(self) -> str:
+        """A missing module is almost always a server installed into another Python than the one started."""
+        found = _NO_MODULE.search(self._stderr())
+        if found is None or self.settings.command is None:
+            return ""
+        module, program = found.group(1), resolve_command(self.settings.command)
+        named = f"{self.settings.command!r} ({program})" if program != self.settings.command else repr(program)
+        return (f". Likely cause: {named} has no module {module!r}; install the server into that Python "
+                f"(`{program} -m pip install …`), or set command in [mcp_servers.{self.settings.name}] to the "
+                "Python it is installed in")
 
     def _said(self) -> str:
         """The tail of what the server wrote to stderr, for a message that explains what happened."""
+        text = self._stderr()
+        return f" (it said: {text[-STDERR_TAIL:]})" if text else ""
+
+    def _stderr(self) -> str:
         if self._errlog is None:
             return ""
         try:
             self._errlog.flush()
             self._errlog.seek(0)
-            text = self._errlog.read().strip()
+            return self._errlog.read().strip()
         except (OSError, ValueError):
             return ""
-        if not text:
-            return ""
-        return f" (it said: {text[-STDERR_TAIL:]})"
+
+
+_NO_MODULE = re.compile(r"No module named '?([\w.]+)'?")
 
 
 def _leaf(error: BaseException) -> BaseException:

@@ -95,7 +95,7 @@ class PreferencesMixin(_AppBase):
         if key in known and known[key] == value:
             return
         known[key] = value
-        self.run_worker(self._save_settings({key: value}), group="save-settings")
+        self.run_worker(self.save_settings({key: value}), group="save-settings")
 
     def _saved_settings(self) -> dict[str, Any]:
         saved = getattr(self, "_known_settings", None)
@@ -108,7 +108,8 @@ class PreferencesMixin(_AppBase):
             self._known_settings = saved
         return saved
 
-    async def _save_settings(self, changes: Mapping[str, Any]) -> bool:
+    async def save_settings(self, changes: Mapping[str, Any]) -> bool:
+        """Write ``changes`` to config.toml; False (the user told why) when they could not be saved."""
         from salon.config.write import update_config
 
         try:

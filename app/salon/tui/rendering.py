@@ -9,40 +9,19 @@ cache here makes both one render per width and theme.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
 from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 
+from salon.tui.blocks import CHUNK_SIZE as CHUNK_SIZE  # named here too, where they were
+from salon.tui.blocks import LONG_BLOCK as LONG_BLOCK
+from salon.tui.blocks import markdown_parser, split_parts
+
 if TYPE_CHECKING:
-    from markdown_it import MarkdownIt
     from rich.console import Console, ConsoleOptions, RenderResult
     from rich.markdown import Markdown
     from rich.measure import Measurement
     from rich.theme import Theme as RichTheme
-
-
-CHUNK_SIZE = 2000
-"""Characters of Markdown rendered in one piece when a long reply is drawn whole."""
-
-LONG_BLOCK = 4 * CHUNK_SIZE
-"""A paragraph longer than this is cut between its lines into pieces rendered on their own (see :func:`split_parts`).
-
-Without the cut, one huge paragraph (a model that never writes a blank line) is one Rich render of all of it, and
-a live reply re-parses all of it at every frame: a 1 MB reply froze the screen for seconds."""
-
-
-@cache
-def markdown_parser() -> MarkdownIt:
-    """The one Markdown parser for replies: Rich's (CommonMark, tables, strikethrough) with raw HTML turned off.
-
-    Rich drops HTML tokens, so with HTML on, ``Vec<String>`` showed as ``Vec`` and a ``<details>`` block vanished.
-    Off, a tag is text like any other. Splitting a reply into blocks uses the same parser, or a block boundary of
-    one parse (an HTML block ends at a blank line) could fall inside a block of the other (a code fence).
-    """
-    from markdown_it import MarkdownIt
-
-    return MarkdownIt("commonmark", {"html": False}).enable(["strikethrough", "table"])
 
 
 def literal_markdown(text: str, code_theme: str) -> Markdown:
@@ -306,50 +285,6 @@ def _join(joined: list[list[Segment]], rendered: list[list[Segment]], continues:
 def _blank(line: list[Segment]) -> bool:
     """An empty line between blocks (a code block's padding, which has a background, is not one)."""
     return all(not segment.text.strip() and not (segment.style and segment.style.bgcolor) for segment in line)
-
-
-def split_parts(text: str, size: int = CHUNK_SIZE) -> list[tuple[str, bool]]:
-    """``text`` in pieces of at least ``size`` characters, each with whether it continues the previous one's paragraph.
-
-    Pieces end at top-level block boundaries, except inside a paragraph longer than :data:`LONG_BLOCK`, which is cut
-    between its lines (see :func:`paragraph_cut`) so that no single render holds all of it.
-    """
-    if len(text) <= size:
-        return [(text, False)] if text else []
-    from salon.tui.settling import paragraph_cut
-
-    kinds: dict[int, str] = {}
-    for token in markdown_parser().parse(text):
-        if token.level == 0 and token.map is not None and token.nesting >= 0:
-            kinds.setdefault(token.map[0], token.type)
-    starts = sorted(kinds)
-    lines = text.splitlines(keepends=True)
-    parts: list[tuple[str, bool]] = []
-    current: list[str] = []
-    size_so_far = 0
-    for start, end in zip([0, *starts[1:]], [*starts[1:], len(lines)], strict=True):
-        block = "".join(lines[start:end])
-        if len(block) > LONG_BLOCK and kinds.get(start) == "paragraph_open":
-            if current:
-                parts.append(("".join(current), False))
-                current, size_so_far = [], 0
-            joined = False
-            while len(block) > LONG_BLOCK:
-                cut = paragraph_cut(block, size)
-                if not cut:
-                    break
-                parts.append((block[:cut], joined))
-                block, joined = block[cut:], True
-            parts.append((block, joined))
-            continue
-        current.append(block)
-        size_so_far += len(block)
-        if size_so_far >= size:
-            parts.append(("".join(current), False))
-            current, size_so_far = [], 0
-    if current:
-        parts.append(("".join(current), False))
-    return parts
 
 
 def code_blocks(text: str) -> list[str]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from salon.tui.rendering import Palette
 
 if TYPE_CHECKING:
+    from textual.message_pump import MessagePump
+
     from salon.agents.definition import Agent
     from salon.api import ChatMessage, Session
     from salon.runner.run import Run
@@ -40,3 +42,23 @@ class Services:
         The injected clock times it, so the figures on screen (elapsed, tok/s) are the same on every test run.
         """
         return self.session.run(agent, None, history=history, model=model, clock=self.clock)
+
+
+@runtime_checkable
+class SalonApp(Protocol):
+    """What screens ask of Salon's app (:class:`salon.tui.app.SalonApp` is the one): a protocol, so a screen the app
+    imports never imports the app back."""
+
+    cursor_blink: bool
+
+    def after_first_frame(self) -> None: ...
+    def remember_setting(self, key: str, value: Any) -> None: ...
+    async def save_settings(self, changes: Mapping[str, Any]) -> bool: ...
+
+
+def salon_app(node: MessagePump) -> SalonApp:
+    """The app ``node`` runs in, typed: screens call the app's own methods by name, never through ``getattr``."""
+    app = node.app
+    if not isinstance(app, SalonApp):
+        raise TypeError(f"{type(node).__name__} runs only inside Salon's app, not {type(app).__name__}")
+    return app

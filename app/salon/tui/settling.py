@@ -7,10 +7,9 @@ so the widget can move that part into the settled render (rendered once, kept) a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from salon.tui.rendering import CHUNK_SIZE, LONG_BLOCK, markdown_parser
+from salon.tui.blocks import LONG_BLOCK, block_starts, paragraph_cut, settle_point
 
 SETTLE_AT = 500
 """Characters in the live tail after which its finished blocks are settled into the cached render."""
@@ -64,49 +63,8 @@ class LiveTail:
 
 
 def _growing_paragraph_cut(tail: str) -> int:
-    blocks = [t for t in markdown_parser().parse(tail) if t.level == 0 and t.nesting == 1]
-    if len(blocks) != 1 or blocks[0].type != "paragraph_open":
+    if list(block_starts(tail).values()) != ["paragraph_open"]:
         return 0
     # Cut late, so what stays live is a small piece of the paragraph.
     return paragraph_cut(tail, max(0, len(tail) - SETTLE_AT))
 
-
-_UNSAFE_LINE_START = re.compile(r"\s|\d{1,9}[.)]|[-+*>#=`~|<\[!_]")
-"""What a line of a paragraph must not begin with to start a piece of its own: at the start of a text it could
-open a list, a quote, a heading, a code block or a table, or close a setext heading, instead of going on as prose."""
-
-
-def paragraph_cut(block: str, at_least: int = CHUNK_SIZE) -> int:
-    """Where a long paragraph may be cut (just after a newline, at least ``at_least`` in); 0 when nowhere safe.
-
-    The next piece must read as prose when parsed alone (see ``_UNSAFE_LINE_START``). The cut changes the drawing
-    only in that the wrapped line ends at the cut; an emphasis or link spanning the cut loses its styling.
-    """
-    offset = at_least
-    while True:
-        newline = block.find("\n", offset)
-        if newline < 0 or newline + 1 >= len(block):
-            return 0
-        start = newline + 1
-        if not _UNSAFE_LINE_START.match(block, start) and block[start] != "\n":
-            return start
-        offset = start
-
-
-def settle_point(source: str) -> int:
-    """Where the last top-level Markdown block of ``source`` begins (0 when there is only one).
-
-    Everything before it is finished: text still to come can only extend or change that last block. A fenced
-    code block or a list is one block, however long, so a reply inside one is never cut in the middle.
-    """
-    tokens = markdown_parser().parse(source)
-    last = max((t.map[0] for t in tokens if t.level == 0 and t.map is not None and t.nesting >= 0), default=0)
-    if last == 0:
-        return 0
-    offset = 0
-    for _ in range(last):
-        newline = source.find("\n", offset)
-        if newline < 0:
-            return 0
-        offset = newline + 1
-    return offset

@@ -140,8 +140,9 @@ class CloudProvider:
         if client is None:
             import openai  # litellm's dependency, loaded with it already
 
+            # openai's stubs name its own build of httpx; the client litellm brings is the same class at run time.
             client = openai.AsyncOpenAI(api_key=key, base_url=target.api_base, max_retries=0,
-                                        http_client=httpx.AsyncClient(**client_options(target.provider)))
+                                        http_client=httpx.AsyncClient(**client_options(target.provider)))  # type: ignore[arg-type]
             self._clients[(target.api_base, key)] = client
         return client
 

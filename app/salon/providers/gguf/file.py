@@ -190,7 +190,7 @@ def _parse(path: Path, size: int, data: Any) -> GGUFInfo:
         for _ in range(kv_count):
             key = reader.string()
             metadata[key] = reader.value(reader.scalar("<I"))
-        parameters, data_size, kinds = 0, 0, Counter()
+        parameters, data_size, kinds = 0, 0, Counter[int]()
         for _ in range(tensor_count):
             reader.skip_string()
             dims = [reader.scalar("<Q") for _ in range(reader.scalar("<I"))]

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import re
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -176,7 +176,7 @@ class GgufProvider:
         return self._engine
 
     async def _generate(self, engine: Engine, request: CompletionRequest,
-                        params: Mapping[str, Any]) -> AsyncIterator[Chunk]:
+                        params: Mapping[str, Any]) -> AsyncGenerator[Chunk]:
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | Finished | BaseException] = asyncio.Queue()

@@ -13,7 +13,7 @@ do with their permission prompts: a word typed before it appeared never allows a
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -21,12 +21,11 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from salon.events import Decision
 from salon.tui.plain import safe_text
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
-
-Decision = Literal["once", "always", "deny"]
 
 ARM_AFTER = 0.6
 """Seconds the dialog is shown before a key or click can answer it."""

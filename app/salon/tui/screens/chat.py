@@ -2,9 +2,10 @@
 
 It routes what the user does to the conversation on screen (a :class:`ChatView`) and turns failures into something
 the user can act on: a banner when Ollama is unreachable, an offer to pull a missing model, a retry. This module
-holds the layout and the routing; each concern has its own part beside it: sending (``chat_sending``), the model
-server and its models (``chat_models``), pulling (``chat_pulling``), and the open conversations
-(``chat_conversations``).
+holds the layout and the routing; each concern is a collaborator the screen holds, typed, and hands itself to:
+sending (``chat_sending``), the model server and its models (``chat_models``), pulling (``chat_pulling``), and the
+open conversations (``chat_conversations``). Textual finds actions, message handlers and workers on the screen, so
+those stay here, each a line that hands over to its part.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from itertools import count
 from typing import TYPE_CHECKING
 
-from textual import on
+from textual import events, on, work
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -24,25 +25,27 @@ from salon.tui.screens.chat_conversations import Conversations
 from salon.tui.screens.chat_models import ModelAvailability
 from salon.tui.screens.chat_pulling import Pulling
 from salon.tui.screens.chat_sending import EDITING_TITLE, Sending
+from salon.tui.services import SalonApp, salon_app
 from salon.tui.widgets.banner import Banner
 from salon.tui.widgets.chat_log import ChatLog
 from salon.tui.widgets.chat_view import ChatView
 from salon.tui.widgets.composer import Composer
 from salon.tui.widgets.live_message import LiveMessage
-from salon.tui.widgets.status import Connection, StatusLine
+from salon.tui.widgets.status import StatusLine
+from salon.tui.widgets.tool_steps import AskApproval
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
     from salon.agents.definition import Agent
-    from salon.api import ModelInfo
-    from salon.store import Conversation
+    from salon.store import Conversation, SearchHit
     from salon.tui.services import Services
+    from salon.tui.widgets.conversation_list import ConversationList
 
 __all__ = ["EDITING_TITLE", "ChatScreen"]
 
 
-class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None]):
+class ChatScreen(Screen[None]):
     """Holds every open conversation (several may stream at once); shows one."""
 
     BINDINGS = [
@@ -66,15 +69,19 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
         self.services = services
         self._first_agent = agent
         self._first_model = model
-        self._show_conversations = show_conversations
         self._view_ids = count(1)
-        self.connection: Connection = "unknown"
-        self.models: list[ModelInfo] | None = None
+        self._current: ChatView
         self._streaming: set[ChatView] = set()
         self._tool_activity_of: dict[ChatView, str] = {}
         """What each view's tool step is doing (a reply of an agent that hides its text shows it only here)."""
-        self._narrow = False
-        self._focus_list_when_mounted = False
+        self.sending = Sending(self)
+        self.availability = ModelAvailability(self)
+        self.pulling = Pulling(self)
+        self.conversations = Conversations(self, show_list=show_conversations)
+
+    @property
+    def salon_app(self) -> SalonApp:
+        return salon_app(self)
 
     # -- layout ------------------------------------------------------------------------------------------------
 
@@ -82,11 +89,11 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
         with Horizontal(id="main"):
             # The list itself mounts after the first frame, with the database (see store_ready).
             sidebar = Vertical(id="sidebar")
-            sidebar.display = self._show_conversations
+            sidebar.display = self.conversations.show_list
             yield sidebar
             with Vertical(id="chat"):
                 yield Banner(id="banner")
-                first = self._new_view(self._first_agent, self._first_model)
+                first = self.new_view(self._first_agent, self._first_model)
                 self._current = first
                 with ContentSwitcher(initial=first.id, id="views"):
                     yield first
@@ -95,12 +102,12 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
         yield Footer()
 
     def on_mount(self) -> None:
-        self.composer.cursor_blink = getattr(self.app, "cursor_blink", True)
+        app = self.salon_app
+        self.composer.cursor_blink = app.cursor_blink
         self.composer.focus()
-        self._refresh_status()
+        self.refresh_status()
         # Nothing slow before the window is drawn: the database and the Ollama host come after the first frame.
-        if callback := getattr(self.app, "after_first_frame", None):
-            self.call_after_refresh(callback)
+        self.call_after_refresh(app.after_first_frame)
 
     @property
     def composer(self) -> Composer:
@@ -119,24 +126,53 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
         """The conversation on screen (or about to be: a new view may still be mounting)."""
         return self._current
 
+    def set_current(self, view: ChatView) -> None:
+        """``view`` is the conversation on screen from now on (see ``Conversations.show``, which mounts it)."""
+        self._current = view
+
     def views(self) -> list[ChatView]:
         return list(self.query(ChatView))
 
-    def _new_view(self, agent: Agent, model: str | None, conversation: Conversation | None = None) -> ChatView:
+    def new_view(self, agent: Agent, model: str | None, conversation: Conversation | None = None) -> ChatView:
         data = ConversationData(self.services.store, agent.id, conversation.id if conversation else None,
                                 conversation.title if conversation else "", model)
         return ChatView(self.services, data, agent, model, id=f"view-{next(self._view_ids)}")
 
-    def _refresh_status(self) -> None:
+    def refresh_status(self) -> None:
         status = self.status
         view = self.view
         status.agent = view.agent.name
         status.model = view.model
         status.host = self.services.session.host
-        status.connection = self.connection if self._uses_ollama(view) else "not used"
+        status.connection = self.availability.connection if self.availability.uses_ollama(view) else "not used"
         status.streaming = len(self._streaming)
         status.tool = self._tool_activity_of.get(view, "")
         status.stored = f"not saved: {self.services.store_problem}" if self.services.store_problem else ""
+
+    # -- what the app and the parts start ------------------------------------------------------------------------
+
+    def store_ready(self) -> None:
+        """The store opened (or failed to): the conversation list can load."""
+        self.conversations.store_ready()
+
+    @work(group="connection")
+    async def check_connection(self) -> bool:
+        """Ask the Ollama host for its models: tells the status line whether it answers."""
+        return await self.availability.check()
+
+    @work(group="litellm")
+    async def warm_cloud(self, view: ChatView) -> None:
+        await self.availability.warm_cloud(view)
+
+    @work(exclusive=True, group="pull")
+    async def pull(self, model: str, view: ChatView, prompt: str | None) -> None:
+        await self.pulling.pull(model, view, prompt)
+
+    async def send(self, text: str) -> bool:
+        return await self.sending.send(text)
+
+    async def open_conversation(self, conversation_id: str, hit: SearchHit | None = None) -> None:
+        await self.conversations.open(conversation_id, hit)
 
     # -- sending ---------------------------------------------------------------------------------------------
 
@@ -144,7 +180,7 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
     async def _submitted(self, event: Composer.Submitted) -> None:
         event.stop()
         try:
-            await self.send(event.text)
+            await self.sending.send(event.text)
         finally:
             event.composer.submission_done()
 
@@ -158,15 +194,19 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
             self._streaming.discard(event.view)
             if event.view is self.view:
                 self.status.rate = None
-            self._prune_views()
+            self.conversations.prune()
             # The reply is stored now: the list's message count takes it in.
-            self.reload_conversations()
-        self._refresh_status()
+            self.conversations.reload()
+        self.refresh_status()
+
+    @on(ChatView.Failed)
+    def _failed(self, event: ChatView.Failed) -> None:
+        self.sending.failed(event)
 
     @on(LiveMessage.Progress)
     def _progress(self, event: LiveMessage.Progress) -> None:
-        if self.connection != "up":
-            self._set_connection("up")
+        if self.availability.connection != "up":
+            self.availability.set_connection("up")
         if event.live.is_attached and self.view in event.live.ancestors:
             self.status.rate = round(event.rate) if event.rate else None
 
@@ -179,6 +219,17 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
         if event.view is self.view:
             self.status.tool = event.text
 
+    @on(AskApproval)
+    def _ask_approval(self, event: AskApproval) -> None:
+        event.stop()
+        if event.steps.asking(event.question):
+            from salon.tui.screens.approval import ApprovalScreen
+
+            question = event.question
+            dialog = ApprovalScreen(question.call, question.agent, waiting=question.waiting, where=question.where)
+            event.steps.showing(question, dialog)
+            self.app.push_screen(dialog, event.answered)
+
     @on(ChatView.StopRequested)
     def _stop_requested(self, event: ChatView.StopRequested) -> None:
         if event.view is self.view:
@@ -189,8 +240,8 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
     @on(ChatView.Changed)
     def _changed(self, event: ChatView.Changed) -> None:
         if event.view is self.view:
-            self._refresh_status()
-        self.reload_conversations()
+            self.refresh_status()
+        self.conversations.reload()
 
     @on(ChatLog.Regenerate)
     async def _log_regenerate(self) -> None:
@@ -204,7 +255,45 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
     def _composer_edit(self) -> None:
         self.action_edit_last()
 
+    # -- the conversation list and the window -----------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.conversations.resized(event.size.width)
+
+    async def on_conversation_list_open(self, event: ConversationList.Open) -> None:
+        await self.conversations.open(event.conversation_id)
+
+    def on_conversation_list_rename(self, event: ConversationList.Rename) -> None:
+        self.conversations.rename(event)
+
+    def on_conversation_list_delete(self, event: ConversationList.Delete) -> None:
+        self.conversations.delete(event)
+
     # -- actions -----------------------------------------------------------------------------------------------
+
+    def action_stop(self) -> None:
+        self.sending.stop()
+
+    async def action_regenerate(self) -> None:
+        await self.view.regenerate()
+
+    def action_edit_last(self) -> None:
+        self.sending.edit_last()
+
+    def action_pick_model(self) -> None:
+        self.availability.pick_model()
+
+    def action_check_connection(self) -> None:
+        self.check_connection()
+
+    def action_new_conversation(self) -> None:
+        self.conversations.new()
+
+    def action_toggle_conversations(self) -> None:
+        self.conversations.toggle_list()
+
+    def action_search(self) -> None:
+        self.conversations.search()
 
     def action_pick_agent(self) -> None:
         from salon.tui.screens.agent_picker import AgentPicker
@@ -218,7 +307,7 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
                 self.notify(str(error), severity="error")
                 return
             self.view.set_agent(agent)
-            self._refresh_status()
+            self.refresh_status()
             self.check_connection()
             self.warm_cloud(self.view)
             # For this conversation only: the default (next start, `salon ask`) changes only when asked to.
@@ -231,13 +320,11 @@ class ChatScreen(Sending, ModelAvailability, Pulling, Conversations, Screen[None
     def action_make_default_agent(self) -> None:
         """Save the persona on screen as ``default_agent``: the next start and ``salon ask`` use it."""
         agent = self.view.agent
-        if remember := getattr(self.app, "remember_setting", None):
-            remember("default_agent", agent.id)
-            self.notify(f"{agent.name} is now the default persona (config.toml).", title="Persona")
+        self.salon_app.remember_setting("default_agent", agent.id)
+        self.notify(f"{agent.name} is now the default persona (config.toml).", title="Persona")
 
     def action_copy_reply(self) -> None:
         self.view.chat_log.action_copy_message()
 
     def action_copy_code(self) -> None:
         self.view.chat_log.action_copy_code()
-

@@ -8,88 +8,93 @@ from typing import TYPE_CHECKING
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from salon.errors import ModelNotFound, ServerUnreachable
-from salon.tui.widgets.chat_view import ChatView
 
 if TYPE_CHECKING:
-    from salon.tui.services import Services
+    from salon.tui.screens.chat_host import ChatHost
+    from salon.tui.widgets.chat_view import ChatView
 
 EDITING_TITLE = "Editing your last prompt · Enter resends it · Esc cancels"
 
 
 class Sending:
-    """Part of :class:`~salon.tui.screens.chat.ChatScreen`: what happens between Enter and a reply starting."""
+    """The chat screen's part between Enter and a reply starting; the screen routes its keys and messages here."""
 
-    services: Services
+    def __init__(self, screen: ChatHost) -> None:
+        self.screen = screen
 
     async def send(self, text: str) -> bool:
         """Send ``text`` in the conversation on screen; the composer is cleared only once it is accepted."""
-        view = self.view
-        composer = self.composer
-        if self._uses_ollama(view) and self.connection != "up":
-            worker = self.check_connection()
+        screen = self.screen
+        view = screen.view
+        composer = screen.composer
+        availability = screen.availability
+        if availability.uses_ollama(view) and availability.connection != "up":
+            worker = screen.check_connection()
             with suppress(WorkerCancelled, WorkerFailed):
                 await worker.wait()
             if not worker.result:
-                self.notify("Ollama is not answering; your prompt is still in the box.", title="Not sent",
-                            severity="error")
+                screen.notify("Ollama is not answering; your prompt is still in the box.", title="Not sent",
+                              severity="error")
                 return False
-        missing = self._missing_model(view)
+        missing = availability.missing_model(view)
         if missing is not None:
-            self.offer_pull(missing, view, text)
+            screen.pulling.offer(missing, view, text)
             return False
         if composer.editing is not None:
             accepted = await view.resend_edited(composer.editing, text)
         else:
             accepted = await view.submit(text)
         if accepted:
-            self._end_edit(clear=True)
+            self.end_edit(clear=True)
         return accepted
 
-    def on_chat_view_failed(self, event: ChatView.Failed) -> None:
+    def failed(self, event: ChatView.Failed) -> None:
         """A run failed: give the prompt back, and offer what helps (a banner, a pull, the error)."""
+        screen = self.screen
         view = event.view
-        if event.prompt is not None and view is self.view and not self.composer.text.strip():
-            self.composer.text = event.prompt
-            self.composer.move_cursor(self.composer.document.end)
+        composer = screen.composer
+        if event.prompt is not None and view is screen.view and not composer.text.strip():
+            composer.text = event.prompt
+            composer.move_cursor(composer.document.end)
         elif event.prompt is not None:
             view.draft = view.draft or event.prompt
         if isinstance(event.error, ServerUnreachable):
-            self._set_connection("down", str(event.error))
-            self.notify("Ollama is not answering; your prompt is back in the box.", title="Not sent",
-                        severity="error")
+            screen.availability.set_connection("down", str(event.error))
+            screen.notify("Ollama is not answering; your prompt is back in the box.", title="Not sent",
+                          severity="error")
         elif isinstance(event.error, ModelNotFound):
-            if model := self.services.session.pullable_model(self._models_of(view)):
-                self.offer_pull(model, view, None)
+            if model := screen.services.session.pullable_model(screen.availability.models_of(view)):
+                screen.pulling.offer(model, view, None)
         else:
-            self.notify(str(event.error), title="The reply failed", severity="error", timeout=8)
+            screen.notify(str(event.error), title="The reply failed", severity="error", timeout=8)
 
-    def action_stop(self) -> None:
-        view = self.view
+    def stop(self) -> None:
+        screen = self.screen
+        view = screen.view
+        composer = screen.composer
         if view.busy:
             queued = view.take_queued()
             view.cancel()
-            if queued and not self.composer.text.strip():
-                self.composer.text = queued
+            if queued and not composer.text.strip():
+                composer.text = queued
             return
-        if self.composer.editing is not None:
-            self._end_edit(clear=True)
+        if composer.editing is not None:
+            self.end_edit(clear=True)
             return
-        if self.focused is not self.composer:
-            self.composer.focus()
+        if screen.focused is not composer:
+            composer.focus()
 
-    async def action_regenerate(self) -> None:
-        await self.view.regenerate()
-
-    def action_edit_last(self) -> None:
-        view = self.view
+    def edit_last(self) -> None:
+        screen = self.screen
+        view = screen.view
         if view.busy:
-            self.notify("Wait for the reply to finish, or press Esc to stop it.", severity="warning")
+            screen.notify("Wait for the reply to finish, or press Esc to stop it.", severity="warning")
             return
         last = view.last_prompt()
         if last is None:
-            self.notify("There is no prompt to edit yet.", severity="warning")
+            screen.notify("There is no prompt to edit yet.", severity="warning")
             return
-        composer = self.composer
+        composer = screen.composer
         composer.editing = last.id
         composer.text = last.text
         composer.move_cursor(composer.document.end)
@@ -97,8 +102,8 @@ class Sending:
         composer.add_class("-editing")
         composer.focus()
 
-    def _end_edit(self, *, clear: bool) -> None:
-        composer = self.composer
+    def end_edit(self, *, clear: bool) -> None:
+        composer = self.screen.composer
         if clear:
             composer.clear()
         composer.editing = None

@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Select, Static, Switch
 
 from salon.config.write import SETTINGS, Setting
 from salon.tui.plain import PlainInput, plain
+from salon.tui.services import salon_app
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -153,8 +154,7 @@ class SettingsScreen(ModalScreen[dict[str, Any] | None]):
         if not changes:
             self.dismiss(None)
             return
-        save = getattr(self.app, "_save_settings", None)
-        if save is None or not await save(changes):
+        if not await salon_app(self).save_settings(changes):
             self._note("Not saved: see the message.", error=True)
             return
         self.dismiss(changes)

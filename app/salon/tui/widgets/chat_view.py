@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from textual.containers import Vertical
 from textual.message import Message
 
-from salon.errors import ModelNotFound, ProviderError, ServerUnreachable
+from salon.errors import ModelNotFound, ProviderError, RunError, ServerUnreachable
 from salon.events import (
     MessageCompleted,
     MessageCreated,
@@ -26,6 +26,7 @@ from salon.events import (
     StepCreated,
     StepDelta,
     ToolsStarted,
+    ToolsUnavailable,
 )
 from salon.messages import Message as StoredMessage
 from salon.tui.widgets.chat_log import ChatLog
@@ -64,7 +65,7 @@ class ChatView(Vertical):
     class Failed(Message):
         """A run failed; the screen decides what to offer (a banner, a pull, a retry)."""
 
-        def __init__(self, view: ChatView, error: ProviderError, prompt: str | None) -> None:
+        def __init__(self, view: ChatView, error: RunError, prompt: str | None) -> None:
             super().__init__()
             self.view = view
             self.error = error
@@ -304,6 +305,8 @@ class ChatView(Vertical):
                     await self.chat_log.append(live, record=False)
                 elif isinstance(event, StepCreated | StepDelta | RequiresAction | ToolsStarted | StepCompleted):
                     await tools.handle(event)
+                elif isinstance(event, ToolsUnavailable):
+                    self.app.notify(event.notice, title="Tools unavailable", severity="warning", timeout=15)
                 elif isinstance(event, MessageCompleted):
                     record = self.data.completed(event)
                     completed.append(record)

@@ -2,16 +2,22 @@
 
 The run streams a call's arguments (``StepDelta``), asks before it runs (``RequiresAction``) and reports its end
 (``StepCompleted``); this object keeps the row of each call up to date in the message the call belongs to, and asks
-the user, one call at a time, in an :class:`ApprovalScreen`. It answers the run with ``run.decide``; Esc in the
-dialog stops the run instead (``run.cancel``), which the run ends ``cancelled`` with everything so far kept.
+the user, one call at a time, in an :class:`ApprovalScreen`, which the screen shows when asked (:class:`AskApproval`,
+a message: a widget's part does not push screens). It answers the run with ``run.decide``; Esc in the dialog stops
+the run instead (``run.cancel``), which the run ends ``cancelled`` with everything so far kept.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from textual.message import Message
+
 from salon.events import (
+    Decision,
     RequiresAction,
     RunCompleted,
     RunFailed,
@@ -33,7 +39,6 @@ if TYPE_CHECKING:
     from salon.agents.definition import Agent
     from salon.runner.run import Run
     from salon.tui.conversation import ConversationData
-    from salon.tui.screens.approval import ApprovalScreen, Decision
 
 ToolEvent = StepCreated | StepDelta | RequiresAction | ToolsStarted | StepCompleted
 
@@ -61,6 +66,39 @@ class StepsView(Protocol):
     def stop_reply(self) -> None: ...
 
 
+class Dialog(Protocol):
+    """What the steps do with the approval dialog the screen built: close it when the run ends first."""
+
+    @property
+    def is_attached(self) -> bool: ...
+    @property
+    def is_current(self) -> bool: ...
+    def dismiss(self, result: Any = None) -> Any: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Question:
+    """One tool call to ask about: what the screen's approval dialog shows."""
+
+    call: ToolCall
+    agent: str
+    waiting: int
+    where: str
+
+
+class AskApproval(Message):
+    """A run asks about a tool call: the screen builds the dialog for ``question`` and pushes it with ``answered``
+    as its callback, while ``steps.asking(question)`` (the run may have ended before the message arrived). The
+    widget never pushes a screen, nor imports one."""
+
+    def __init__(self, steps: ToolSteps, question: Question,
+                 answered: Callable[[Decision | None], None]) -> None:
+        super().__init__()
+        self.steps = steps
+        self.question = question
+        self.answered = answered
+
+
 class ToolSteps:
     """One run's tool calls in one chat view."""
 
@@ -71,7 +109,9 @@ class ToolSteps:
         self._steps: dict[str, tuple[str, str]] = {}
         """step id → (message id, agent name)."""
         self._asking: deque[tuple[ToolCall, str]] = deque()
-        self._dialog: ApprovalScreen | None = None
+        self._question: Question | None = None
+        """The call being asked about now; its dialog once the screen has shown one."""
+        self._dialog: Dialog | None = None
 
     # -- the run's events ---------------------------------------------------------------------------------
 
@@ -148,20 +188,29 @@ class ToolSteps:
     # -- asking ---------------------------------------------------------------------------------------------
 
     def _ask_next(self) -> None:
-        if self._dialog is not None or not self._asking:
+        if self._question is not None or not self._asking:
             return
-        from salon.tui.screens.approval import ApprovalScreen
-
         call, agent = self._asking.popleft()
         # A conversation streaming off screen asks too; the dialog then names it.
         where = "" if self.view.display else (self.view.data.title or "another conversation")
-        dialog = ApprovalScreen(call, agent, waiting=len(self._asking), where=where)
-        self._dialog = dialog
-        self.view.app.push_screen(dialog, lambda decision: self._answered(dialog, call, decision))
+        question = Question(call, agent, len(self._asking), where)
+        self._question = question
+        self.view.post_message(AskApproval(self, question, lambda decision: self._answered(question, decision)))
 
-    def _answered(self, dialog: ApprovalScreen, call: ToolCall, decision: Decision | None) -> None:
-        if dialog is not self._dialog:
+    def asking(self, question: Question) -> bool:
+        """Whether ``question`` is still the one to ask (not dropped because the run ended)."""
+        return question is self._question
+
+    def showing(self, question: Question, dialog: Dialog) -> None:
+        """The screen shows ``dialog`` for ``question``: closed by the steps if the run ends first."""
+        if question is self._question:
+            self._dialog = dialog
+
+    def _answered(self, question: Question, decision: Decision | None) -> None:
+        if question is not self._question:
             return  # closed because the run ended: nothing to answer
+        call = question.call
+        self._question = None
         self._dialog = None
         if decision is None:
             # Esc: the call is not run, and the reply stops (the run keeps everything so far).
@@ -180,7 +229,7 @@ class ToolSteps:
         self._ask_next()
 
     def _close_dialog(self) -> None:
-        dialog, self._dialog = self._dialog, None
+        dialog, self._dialog, self._question = self._dialog, None, None
         # Only the top screen can be dismissed; one under another dialog stays, and its answer is ignored.
-        if dialog is not None and dialog.is_attached and dialog is self.view.app.screen:
+        if dialog is not None and dialog.is_attached and dialog.is_current:
             dialog.dismiss(None)
