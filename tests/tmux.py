@@ -8,10 +8,24 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+# The pane's first process when a test must close the terminal under a command and still learn how it ended: it
+# runs the command as its child and writes the status a shell would report (128 + N for a signal), atomically. It
+# survives the hang-up with a handler of its own, which exec resets, so the command starts with SIGHUP at its
+# default, as under a login shell; being in the terminal's foreground process group, it gets the kernel's SIGHUP.
+_WATCHER = """
+import os, signal, subprocess, sys
+signal.signal(signal.SIGHUP, lambda *_: None)
+code = subprocess.call(sys.argv[2:])
+with open(sys.argv[1] + ".part", "w") as out:
+    out.write(str(128 - code if code < 0 else code))
+os.replace(sys.argv[1] + ".part", sys.argv[1])
+"""
 
 
 class Tmux:
@@ -37,6 +51,35 @@ class Tmux:
         where = ["-c", str(cwd)] if cwd else []
         self.tmux("new-session", "-d", "-s", session, "-x", str(self.width), "-y", str(self.height), *where,
                   "exec " + shlex.join(command))
+
+    def start_watched(self, session: str, command: list[str], status: Path, cwd: Path | None = None) -> None:
+        """``command`` under a watcher that writes its exit status to ``status``, as a shell would report it; the
+        terminal can be closed under it (:meth:`close_terminal`) and the status still read (:meth:`exit_status`)."""
+        self.start(session, [sys.executable, "-c", _WATCHER, str(status), *command], cwd=cwd)
+
+    def command_pid(self, session: str) -> int:
+        """The pid of the command a watcher (or a shell) in the pane runs."""
+        parent = self.pid(session)
+        deadline = time.monotonic() + 30
+        while not (children := Path(f"/proc/{parent}/task/{parent}/children").read_text().split()):
+            if time.monotonic() > deadline:
+                raise AssertionError("the pane's command never started")
+            time.sleep(0.05)
+        return int(children[0])
+
+    def close_terminal(self, session: str) -> None:
+        """Close the session's terminal as closing its window does: its pseudo-terminal hangs up."""
+        self.tmux("kill-session", "-t", session)
+
+    @staticmethod
+    def exit_status(status: Path, timeout: float = 60) -> int | None:
+        """The status a watched command exited with, once it has; None if it still runs after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not status.exists():
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+        return int(status.read_text())
 
     def screen(self, session: str) -> str:
         text = self.tmux("capture-pane", "-p", "-t", session)

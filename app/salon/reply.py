@@ -55,7 +55,9 @@ class Chunk:
     """One piece of a completion as a provider yields it.
 
     The last chunk of a completion usually carries ``finish_reason`` and ``usage``; Ollama also reports how long
-    generation took on the server (``eval_seconds``), which gives an honest tok/s.
+    generation took on the server (``eval_seconds``), which gives an honest tok/s. A chunk with ``sent`` set carries
+    nothing else: a provider that prepares slowly before its request (the cloud one imports litellm, 3 s) yields
+    it as the request goes out, and the reply's clock starts there.
     """
 
     text: str = ""
@@ -65,6 +67,10 @@ class Chunk:
     eval_seconds: float | None = None
     model: str | None = None
     tool_calls: tuple[ToolCallPiece, ...] = ()
+    sent: bool = False
+
+
+REQUEST_SENT = Chunk(sent=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +109,13 @@ class ReplyBuilder:
     between two chunks joined, a lone half made U+FFFD): nothing downstream has to store or print one.
     """
 
-    __slots__ = ("_clock", "_eval_seconds", "_finish_reason", "_first_token_at", "_joiners", "_model",
+    __slots__ = ("_clock", "_eval_seconds", "_finish_reason", "_first_token_at", "_joiners", "_model", "_sent",
                  "_started", "_text", "_thinking", "_usage", "chunks")
 
     def __init__(self, model: str = "", clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._started = clock()
+        self._sent = False
         self._first_token_at: float | None = None
         self._text: list[str] = []
         self._thinking: list[str] = []
@@ -121,6 +128,11 @@ class ReplyBuilder:
 
     def add(self, chunk: Chunk) -> Chunk:
         """Take one chunk; returns it as kept (surrogates mended), which is what a face should show."""
+        if chunk.sent and not self._sent and not self.chunks:
+            # Timed from the first request out: litellm's import counted as reply time made the duration and the
+            # tok/s disagree. A retry's request is not a new start: its wait is the user's too.
+            self._sent = True
+            self._started = self._clock()
         if chunk.text or chunk.thinking:
             self.chunks += 1
             if self._first_token_at is None:

@@ -1,6 +1,7 @@
-"""SIGTERM and SIGHUP mid-reply (issue 13, item 6): the partial reply is kept as interrupted, the terminal is given
-back as it was (read from tmux: alternate screen left, mouse tracking off, cursor shown), and the exit status is
-143 or 129, for the chat app and for ``salon ask``."""
+"""SIGTERM, SIGHUP and SIGINT mid-reply (issue 13, item 6; issue 27, item 13): the partial reply is kept as
+interrupted, the terminal is given back as it was (read from tmux: alternate screen left, mouse tracking off, cursor
+shown), and the exit status is 143, 129 or 130, for the chat app and for ``salon ask``. ``kill -INT`` to the chat
+app used to exit 0 with the reply left unsaved (asyncio cancelled its main task)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from tests.faults.texts import STORY
 from tests.servers.ollama import OllamaServer, Scripted
 from tests.tmux import Tmux
 
-SIGNALS = [(signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+SIGNALS = [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)]
+SIGNAL_IDS = ["SIGTERM", "SIGHUP", "SIGINT"]
 
 
 def _wait_for_checkpoint(home: Home, words: int = 10) -> None:
@@ -31,8 +33,8 @@ def _wait_for_checkpoint(home: Home, words: int = 10) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize(("signum", "code"), SIGNALS, ids=["SIGTERM", "SIGHUP"])
-def test_salon_ask_keeps_the_partial_reply_on_sigterm_and_sighup(
+@pytest.mark.parametrize(("signum", "code"), SIGNALS, ids=SIGNAL_IDS)
+def test_salon_ask_keeps_the_partial_reply_on_sigterm_sighup_and_sigint(
         home: Home, ollama_server: OllamaServer, signum: int, code: int) -> None:
     ollama_server.script(Scripted(text=STORY, rate=20))
     proc = popen_salon("ask", "--stream", "Tell me a long story")
@@ -82,8 +84,8 @@ def shell_terminal(home: Home, ollama_server: OllamaServer) -> Iterator[ShellTer
 
 
 @pytest.mark.terminal
-@pytest.mark.parametrize(("signum", "code"), SIGNALS, ids=["SIGTERM", "SIGHUP"])
-def test_the_chat_app_on_sigterm_or_sighup_saves_the_partial_restores_the_terminal_and_exits_128_plus_n(
+@pytest.mark.parametrize(("signum", "code"), SIGNALS, ids=SIGNAL_IDS)
+def test_the_chat_app_on_sigterm_sighup_or_sigint_saves_the_partial_restores_the_terminal_and_exits_128_plus_n(
         home: Home, ollama_server: OllamaServer, shell_terminal: ShellTerminal, tmp_path: Path,
         signum: int, code: int) -> None:
     ollama_server.script(Scripted(text=STORY, rate=20))

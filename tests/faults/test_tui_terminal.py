@@ -1,5 +1,6 @@
-"""``kill -9`` of the chat app mid-reply, in a real terminal (tmux): the next start finds the prompt and the partial
-reply, marked interrupted, and can go on from there."""
+"""The chat app in a real terminal (tmux) that goes away: ``kill -9`` mid-reply (the next start finds the prompt and
+the partial reply, marked interrupted, and can go on from there), and the terminal closed under it at start-up, idle
+and mid-reply (it exits 129, as a process ended by SIGHUP, with the partial reply kept)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +94,52 @@ def test_kill_9_of_the_chat_app_mid_reply_then_reopening_shows_the_prompt_and_th
     terminal.wait_for("second", "And so it ends.")
     sent = [(m["role"], m["content"]) for m in ollama_server.requests[-1]["messages"] if m["role"] != "system"]
     assert sent == [("user", "Tell me a long story"), ("assistant", reply.text), ("user", "Finish it")]
+
+
+TRIES = 8
+"""Closing the terminal hung the app in 5 of 6 tries mid-reply and 4 of 10 at start-up: enough tries to catch it."""
+
+
+@pytest.mark.timeout(900)  # eight starts of the app, each up to a minute on a loaded machine
+@pytest.mark.parametrize("moment", ["start-up", "idle", "mid-reply"])
+def test_closing_the_terminal_ends_the_chat_app_with_status_129_and_keeps_the_partial_reply(
+        home: Home, ollama_server: OllamaServer, terminal: Tmux, tmp_path: Path, moment: str) -> None:
+    """The window closed (``tmux kill-session``: the pane's pseudo-terminal hangs up) as the first frame appears,
+    while idle, and while a reply streams: each time the app exits 129, and mid-reply the prompt and the partial
+    reply are kept, ``interrupted``. Before, the app hung for good in its output queue (``WriterThread.stop``)."""
+    failures = []
+    for attempt in range(TRIES):
+        session, status = f"try{attempt}", tmp_path / f"status-{attempt}"
+        release = threading.Event()  # the reply stays streaming until the terminal has closed
+        if moment == "mid-reply":
+            ollama_server.script(Scripted(text=STORY, rate=40, hold_final=release))
+        terminal.start_watched(session, SALON, status, cwd=ROOT)
+        pid = terminal.command_pid(session)
+        if moment == "start-up":
+            terminal.wait_for(session, "Write a message")
+        else:
+            terminal.wait_for(session, "Write a message", "connected")
+        if moment == "mid-reply":
+            terminal.type(session, f"Tell me a long story {attempt}")
+            terminal.press(session, "Enter")
+            deadline = time.monotonic() + 60
+            while streaming_words(home) < 10:  # a checkpoint is on disk: the reply is streaming
+                assert time.monotonic() < deadline, terminal.screen(session)
+                time.sleep(0.05)
+        terminal.close_terminal(session)
+        code = terminal.exit_status(status, timeout=60)
+        release.set()
+        if code is None:
+            os.kill(pid, signal.SIGKILL)  # hung: the next try starts clean
+            failures.append(f"try {attempt}: still running a minute after its terminal closed")
+        elif code != 129:
+            failures.append(f"try {attempt}: exit status {code}, not 129")
+        if moment == "mid-reply" and code is not None:
+            conversations = home.conversations()
+            _title, (prompt, reply) = conversations[0]
+            assert len(conversations) == attempt + 1 and prompt.text == f"Tell me a long story {attempt}"
+            if reply.status != "interrupted" or len(reply.text.split()) < 10 or not STORY.startswith(reply.text):
+                failures.append(f"try {attempt}: the reply was kept {reply.status} with {reply.text[:80]!r}")
+    assert not failures, f"closing the terminal {moment}, {len(failures)} of {TRIES} tries:\n" + "\n".join(failures)
+    if moment != "mid-reply":
+        assert home.conversations() == []  # nothing was asked, so nothing is kept

@@ -19,6 +19,7 @@ from salon.tui.rendering import Palette
 from salon.tui.services import Clock, Services
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
     from textual.notifications import SeverityLevel
     from textual.screen import Screen
 
@@ -116,6 +117,8 @@ class SalonApp(PreferencesMixin, App[int]):
 
     def after_first_frame(self) -> None:
         """Called by the chat screen once it has been drawn: now the slow work (database, Ollama host)."""
+        if self._quitting:  # closed as the first frame appeared (a closed terminal): the screens are going
+            return
         if self._open_store:
             self.open_store()
         chat = self.chat_screen
@@ -176,25 +179,46 @@ class SalonApp(PreferencesMixin, App[int]):
 
     # -- closing ---------------------------------------------------------------------------------------------
 
-    _SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+    _SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+    _quitting = False
+    """Set as the app begins to close (a quit, a signal, a lost terminal): one ending, and nothing new starts."""
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:  # not one named by TEXTUAL_DRIVER
+            from salon.tui.hangup import SalonDriver
+
+            return SalonDriver
+        return driver
 
     def _handle_signals(self) -> None:
-        """SIGTERM (a shutdown, `kill`) and SIGHUP (the terminal closed) end the app as a quit does: the partial
-        reply saved as interrupted and the terminal restored (alternate screen left, mouse off, cursor shown), then
-        exit 128 + the signal's number, as a process killed by it would report."""
+        """SIGTERM (a shutdown, `kill`), SIGHUP (the terminal closed) and SIGINT (`kill -INT`; Ctrl+C is a key
+        here) end the app as a quit does: the partial reply saved as interrupted and the terminal restored
+        (alternate screen left, mouse off, cursor shown), then exit 128 + the signal's number, as a process killed
+        by it would report. Without its own handler, SIGINT cancelled asyncio's main task: exit 0, nothing saved."""
         loop = asyncio.get_running_loop()
         for signum in self._SIGNALS:
             with suppress(NotImplementedError, RuntimeError, ValueError):  # not on this platform or thread
                 loop.add_signal_handler(signum, self._signalled, signum)
 
     def _signalled(self, signum: int) -> None:
-        self.call_later(self.close_all, 128 + signum)
+        if not self._quitting:  # a closed terminal sends SIGHUP and fails a write: the first one ends the app
+            self._quitting = True
+            self.call_later(self.close_all, 128 + signum)
+
+    def terminal_lost(self) -> None:
+        """The terminal stopped taking output (see :mod:`salon.tui.hangup`): end as on SIGHUP, which may never
+        come (a process started under ``nohup``)."""
+        self._signalled(signal.SIGHUP)
 
     async def action_quit(self) -> None:
         await self.close_all(0)
 
     async def close_all(self, code: int) -> None:
         """Stop every streaming reply (saved as interrupted, within :data:`QUIT_GRACE`) and exit with ``code``."""
+        self._quitting = True
         # Replies still streaming end as interrupted, with their text saved, before the app goes.
         try:
             chat = self.chat_screen

@@ -25,7 +25,7 @@ from salon.providers.cloud.errors import ErrorMapper
 from salon.providers.cloud.litellm_loader import import_litellm, import_litellm_async, litellm_loaded
 from salon.providers.cloud.target import NO_KEY, Target, cloud_params, resolve_target
 from salon.providers.redirects import client_options
-from salon.reply import Chunk, ToolCallPiece, Usage
+from salon.reply import REQUEST_SENT, Chunk, ToolCallPiece, Usage
 
 __all__ = ["NO_KEY", "CloudProvider", "Target", "cloud_params", "import_litellm", "import_litellm_async",
            "litellm_loaded"]
@@ -75,6 +75,7 @@ class CloudProvider:
         errors = ErrorMapper(litellm, target)
         messages = [openai_message(m) for m in request.messages]
         kwargs = self._arguments(target, request, messages)
+        yield REQUEST_SENT  # the reply is timed from here, not from before litellm's import
         asked_at = time.monotonic()
         try:
             response = await litellm.acompletion(**kwargs)
