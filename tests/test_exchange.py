@@ -102,3 +102,32 @@ def test_the_history_a_model_is_sent_follows_one_rule(store: Store) -> None:
     assert in_memory == [(m.role, m.content) for m in store.history(conversation.id)]
     assert in_memory == [("user", "First?"), ("assistant", "A full reply."), ("assistant", "A partial rep"),
                          ("user", "Second?")]
+
+
+async def test_a_chat_whose_database_is_deleted_mid_reply_goes_on_in_memory_with_all_that_was_said(
+        data_dir: Path, config: Config, ollama_server: OllamaServer) -> None:
+    from salon.messages import ChatMessage
+    from salon.tui.conversation import ConversationData
+
+    ollama_server.script(Scripted(tokens=["one ", "two ", "three ", "four"]), Scripted(text="Five."))
+    with Store.open(data_dir, secrets=()) as store:
+        data = ConversationData(store, "assistant")
+        warnings: list[StoreError] = []
+        exchange = data.exchange(warnings.append)
+        data.add_user("Count.", exchange)
+        async with Session(config) as session:
+            async for event in exchange.follow(session.run("assistant", None, history=data.history())):
+                if isinstance(event, MessageDelta) and event.text == "one ":
+                    for path in data_dir.glob("salon.db*"):
+                        path.unlink()  # the database goes away under the reply
+            assert len(warnings) == 1 and "deleted" in str(warnings[0]) and not data.saved
+            # The same conversation, now in memory: the prompt and the whole reply, shown and sent again.
+            assert [(m.role, m.text, m.status) for m in data.page(0, 10)] == [
+                ("user", "Count.", "complete"), ("assistant", "one two three four", "complete")]
+            assert data.history() == [ChatMessage("user", "Count."), ChatMessage("assistant", "one two three four")]
+            again = data.exchange(warnings.append)
+            data.add_user("And then?", again)
+            events = [e async for e in again.follow(session.run("assistant", None, history=data.history()))]
+    assert isinstance(events[-1], RunCompleted) and len(warnings) == 1
+    assert [m.text for m in data.page(0, 10)] == ["Count.", "one two three four", "And then?", "Five."]
+    assert ollama_server.state.requests[-1]["messages"][-2] == {"role": "assistant", "content": "one two three four"}

@@ -32,15 +32,7 @@ KNOWN_PACKAGE_CYCLES_BEING_FIXED: frozenset[tuple[str, frozenset[str]]] = frozen
 
 # Store imports of providers, the run or config that another branch is removing right now (importer, imported).
 # TEMPORARY, like KNOWN_CYCLES_BEING_FIXED.
-KNOWN_STORE_IMPORTS_BEING_FIXED: frozenset[tuple[str, str]] = frozenset({
-    ("salon.store.database", "salon.config.read"),
-    ("salon.store.database", "salon.providers.base"),
-    ("salon.store.exchange", "salon.providers.base"),
-    ("salon.store.history", "salon.providers.base"),
-    ("salon.store.history", "salon.runner.completion"),
-    ("salon.store.redact", "salon.config.read"),
-    ("salon.store.transcript", "salon.config.tomlfile"),
-})
+KNOWN_STORE_IMPORTS_BEING_FIXED: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,8 +130,15 @@ INSERT INTO tool_calls (message_id, position, call_id, server, tool, arguments, 
      'completed', '{"datetime": "2026-12-02T23:30:00+09:00"}');
 """
 
+# Version 4: the function name the model called a tool by (``server__tool`` where two servers share a tool name).
+FROZEN_V4 = FROZEN_V3.replace("""    error TEXT,
+    UNIQUE (message_id, position)""", """    error TEXT,
+    function TEXT NOT NULL DEFAULT '',
+    UNIQUE (message_id, position)""", 1)
+assert FROZEN_V4 != FROZEN_V3
+
 FROZEN: dict[int, tuple[str, str]] = {1: (FROZEN_V1, SAMPLE_V1), 2: (FROZEN_V2, SAMPLE_V2),
-                                      3: (FROZEN_V3, SAMPLE_V3)}
+                                      3: (FROZEN_V3, SAMPLE_V3), 4: (FROZEN_V4, SAMPLE_V3)}
 
 
 def _schema(path: Path) -> set[tuple[str, str, str]]:
@@ -192,6 +199,32 @@ def test_a_database_from_every_version_opens_and_keeps_its_conversations(tmp_pat
         assert store.conversation(new.id).model == "ollama/qwen3"
         store.add_user_message(new.id, "a fresh prompt after the upgrade")
         assert store.search("fresh")[0].conversation_id == new.id
+
+
+def test_tool_calls_kept_before_version_4_are_sent_again_as_they_were_and_new_ones_keep_their_function(
+        tmp_path: Path) -> None:
+    from salon.events import ToolCall
+    from salon.messages import ChatMessage, ToolRequest
+
+    _build(tmp_path / DATABASE_NAME, 3)
+    with Store.open(tmp_path, secrets=()) as store:
+        conversation = "conv_0000000000000000000000a1"
+        [old] = store.message("msg_0000000000000000000000b2").tool_calls
+        assert (old.function, old.tool, old.arguments) == ("", "get_current_time", '{"timezone": "Asia/Tokyo"}')
+        # A call stored before the function name was kept is told to the model by its bare tool name, as before.
+        sent = store.history(conversation)
+        assert sent[1] == ChatMessage("assistant", "Knowledge, perhaps.", tool_calls=(
+            ToolRequest("call_1", "get_current_time", '{"timezone": "Asia/Tokyo"}'),))
+        assert sent[2].tool_name == "get_current_time"
+        # A call saved now keeps the name the model called it by, and a later report without it does not lose it.
+        store.save_tool_calls("msg_0000000000000000000000b2", [
+            ToolCall("call_1", 0, "time", "get_current_time", "{}", "completed", "now",
+                     function="time__get_current_time")])
+        store.save_tool_calls("msg_0000000000000000000000b2", [
+            ToolCall("call_1", 0, "time", "get_current_time", "{}", "completed", "now")])
+        [new] = store.message("msg_0000000000000000000000b2").tool_calls
+        assert new.function == "time__get_current_time"
+        assert store.history(conversation)[1].tool_calls[0].name == "time__get_current_time"
 
 
 def test_a_database_from_a_newer_salon_is_refused_and_untouched(tmp_path: Path) -> None:

@@ -25,7 +25,6 @@ from salon.store import (
     Store,
     StoredMessage,
     StoreError,
-    secret_values,
 )
 from salon.store.connection import explain
 from salon.store.search import fts_query
@@ -467,6 +466,7 @@ def test_secrets_are_redacted_before_anything_is_written(data_dir: Path) -> None
 
 def test_secret_values_come_from_the_environment_and_config(config_dir: Path) -> None:
     from salon.config.read import parse_config
+    from salon.config.secrets import secret_values
 
     config = parse_config({"providers": {
         "openai": {"api_key_env": "MY_LLM_CRED"},
@@ -522,3 +522,4 @@ def test_store_errors_are_salon_errors() -> None:
     from salon.errors import SalonError
 
     assert issubclass(StoreError, SalonError) and issubclass(ConversationNotFound, StoreError)
+

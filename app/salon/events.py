@@ -127,6 +127,8 @@ class ToolCall:
     status: ToolStatus = "streaming"
     output: str | None = None
     error: str | None = None
+    function: str = ""
+    """The function name the model was offered and called it by (kept, so a continued conversation repeats it)."""
 
     @property
     def name(self) -> str:
@@ -160,6 +162,8 @@ class StepDelta:
     server: str = ""
     tool: str = ""
     arguments: str = ""
+    function: str = ""
+    """The function name the model called (with server and tool, on the first delta)."""
 
     name = "thread.run.step.delta"
 

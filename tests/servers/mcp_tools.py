@@ -7,7 +7,8 @@
 Tools: ``echo`` answers, ``fail`` raises, ``hang`` never returns, ``flood`` returns megabytes, ``die`` ends the
 process mid-call, ``clock`` gives a fixed time for a timezone. ``--exit-at-start`` makes the server exit before
 speaking, as a broken install does; ``--log FILE`` appends each call's name, so a test can see what ran;
-``--http PORT`` serves streamable HTTP at ``http://127.0.0.1:PORT/mcp`` instead of stdio.
+``--http PORT`` serves streamable HTTP at ``http://127.0.0.1:PORT/mcp`` instead of stdio; ``--echo-as NAME`` also
+offers ``echo`` under another name (``x.y``), so two servers can offer names that clean up alike.
 """
 
 from __future__ import annotations
@@ -74,13 +75,24 @@ def die() -> str:
     os._exit(3)
 
 
+def _echo_as(name: str):
+    def echo_named(text: str) -> str:
+        _note(name, text=text)
+        return f"{name}: {text}"
+
+    return echo_named
+
+
 def main() -> None:
     global _log
     parser = argparse.ArgumentParser()
     parser.add_argument("--exit-at-start", action="store_true")
     parser.add_argument("--log", type=Path)
     parser.add_argument("--http", type=int, metavar="PORT", help="serve streamable HTTP on 127.0.0.1:PORT/mcp")
+    parser.add_argument("--echo-as", action="append", default=[], metavar="NAME")
     args = parser.parse_args()
+    for name in args.echo_as:
+        server.add_tool(_echo_as(name), name=name, description=f"Say the text back (as {name}).")
     if args.exit_at_start:
         print("salon-lab: cannot open its database (on purpose, for a test)", file=sys.stderr)
         sys.exit(2)

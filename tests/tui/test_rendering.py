@@ -5,9 +5,10 @@ from __future__ import annotations
 from rich.console import Console
 
 from salon.events import MessageCompleted
+from salon.messages import Message
 from salon.reply import Reply, Usage
 from salon.tui.plain import safe_text
-from salon.tui.records import MessageRecord, footer_text, model_label
+from salon.tui.records import footer_text, model_label
 from salon.tui.rendering import LONG_BLOCK, ChunkedMarkdown, Palette, code_blocks
 from salon.tui.settling import settle_point
 from salon.tui.widgets.progress import progress_text
@@ -81,31 +82,31 @@ def test_code_blocks_are_found_in_order_including_an_unclosed_last_one():
 def test_the_footer_names_agent_model_tokens_rate_and_time():
     reply = Reply(text="hi", model="ollama/llama3.2:latest", chunks=3, usage=Usage(26, 120),
                   duration=2.94, tokens_per_second=42.04)
-    record = MessageRecord.from_event(MessageCompleted("run", "msg", 0, "socrates", "Socrates", reply))
+    record = Message.completed(MessageCompleted("run", "msg", 0, "socrates", "Socrates", reply))
     assert footer_text(record) == "Socrates · llama3.2 · 26 in / 120 out · 42.0 tok/s · 2.9 s"
 
 
 def test_the_footer_marks_estimated_usage():
-    record = MessageRecord(id="m", role="assistant", text="x", agent_name="GPT", model="openai/gpt-4o-mini",
+    record = Message("m", "c", role="assistant", text="x", agent_name="GPT", model="openai/gpt-4o-mini",
                            input_tokens=1_200, output_tokens=80, usage_estimated=True, duration=1.0)
     assert footer_text(record) == "GPT · openai/gpt-4o-mini · 1,200 in / 80 out (estimated) · 1.0 s"
 
 
 def test_the_footer_without_usage_gives_an_estimate_in_the_same_words_as_the_live_line():
     # Issue 15: an interrupted reply said "155 chunks" where others said "400 out".
-    record = MessageRecord(id="m", role="assistant", text="x", agent_name="A", model="ollama/qwen3", chunks=12,
-                           duration=0.5)
-    assert footer_text(record) == "A · qwen3 · ≈ 12 out (estimated) · 0.5 s"
+    record = Message("m", "c", role="assistant", text="x", agent_name="A", model="ollama/qwen3",
+                     duration=0.5)
+    assert footer_text(record, chunks=12) == "A · qwen3 · ≈ 12 out (estimated) · 0.5 s"
     assert "≈ 12 out (estimated)" in progress_text(12, None, 0.5)
     assert "deltas" not in progress_text(12, None, 0.5)
 
 
 def test_a_rate_is_shown_only_over_a_long_enough_time():
     # Issue 15: a reply that took almost no time showed "13567.9 tok/s · 0.0 s".
-    quick = MessageRecord(id="m", role="assistant", text="x", agent_name="A", model="ollama/qwen3",
+    quick = Message("m", "c", role="assistant", text="x", agent_name="A", model="ollama/qwen3",
                           input_tokens=5, output_tokens=400, tokens_per_second=13567.9, duration=0.03)
     assert footer_text(quick) == "A · qwen3 · 5 in / 400 out · 0.0 s"
-    steady = MessageRecord(id="m", role="assistant", text="x", agent_name="A", model="ollama/qwen3",
+    steady = Message("m", "c", role="assistant", text="x", agent_name="A", model="ollama/qwen3",
                            input_tokens=5, output_tokens=400, tokens_per_second=80.0, duration=5.0)
     assert footer_text(steady) == "A · qwen3 · 5 in / 400 out · 80.0 tok/s · 5.0 s"
 

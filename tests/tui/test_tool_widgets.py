@@ -235,19 +235,29 @@ async def test_hostile_text_in_a_row_is_shown_literally_and_a_click_runs_nothing
 
 
 def test_unsaved_conversations_keep_a_replys_tool_calls_to_show_and_to_send_again():
-    from salon.events import MessageCompleted
+    from salon.events import MessageCompleted, MessageCreated, StepCompleted, StepCreated
+    from salon.messages import TextPart, ToolCallPart
     from salon.reply import Reply
     from salon.tui.conversation import ConversationData
-    from salon.tui.records import TextPart, ToolPart
 
-    data = ConversationData(None, "clock")
-    data.completed(MessageCompleted("run_1", "msg_1", 0, "clock", "Clock", Reply(text="Let me check.")))
+    data = ConversationData(None, "clock")  # no database: the conversation lives in an in-memory store
+    stops: list[Exception] = []
+    exchange = data.exchange(stops.append)
+    data.add_user("What time is it in Tokyo?", exchange)
     done = call(status="completed", output='{"timezone": "Asia/Tokyo"}')
-    data.tool_calls("msg_1", [ToolPart.of(done)])
-    [record] = data.page(0, 10)
-    assert record.parts == (TextPart("Let me check."), ToolPart.of(done))
+    for event in (MessageCreated("run_1", "msg_1", 0, "clock", "Clock", "ollama/qwen3", True),
+                  MessageCompleted("run_1", "msg_1", 0, "clock", "Clock", Reply(text="Let me check.")),
+                  StepCreated("run_1", "step_1", "msg_1", 0, "clock", "Clock"),
+                  StepCompleted("run_1", "step_1", (done,))):
+        exchange.record(event)
+    exchange.finish()
+    assert not data.saved and stops == []
+    [prompt, record] = data.page(0, 10)
+    assert prompt.text == "What time is it in Tokyo?"
+    assert record.parts == (TextPart("Let me check."), ToolCallPart.of(done))
     assert record.tool_calls[0].output == '{"timezone": "Asia/Tokyo"}'
     # The next prompt sends the model the call and its result, as the store's history does.
-    assistant, tool = data.history()
+    user, assistant, tool = data.history()
+    assert user.content == "What time is it in Tokyo?"
     assert assistant.content == "Let me check." and [r.id for r in assistant.tool_calls] == ["call_1"]
     assert (tool.role, tool.content, tool.tool_call_id) == ("tool", '{"timezone": "Asia/Tokyo"}', "call_1")

@@ -161,7 +161,8 @@ def _begin_exchange(session: Session, args: argparse.Namespace, prompt: str,
     Returns the agent, the history the model is sent, the exchange, and the redactor for error text (which can
     quote what a server was sent, keys included).
     """
-    from salon.store import ConversationNotFound, Exchange, Redactor, Store, StoreError, secret_values
+    from salon.config.secrets import secret_values
+    from salon.store import ConversationNotFound, Exchange, Redactor, Store, StoreError
 
     secrets = secret_values(session.config)
     continuing = bool(getattr(args, "continue_", False) or getattr(args, "conversation", None))

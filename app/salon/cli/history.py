@@ -103,7 +103,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO = sys.
 def open_store(args: argparse.Namespace) -> Iterator[Store]:
     """The store in the data folder: --data-dir, else data_dir in config.toml, else SALON_DATA_DIR/platform's."""
     from salon.config.read import load_config
-    from salon.store import Store, secret_values
+    from salon.config.secrets import secret_values
+    from salon.store import Store
 
     config = load_config()
     data_dir = getattr(args, "data_dir", None) or config.resolved_data_dir()

@@ -5,31 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-Role = Literal["system", "user", "assistant", "tool"]
+from salon.messages import ChatMessage, Role, ToolRequest
 
-
-@dataclass(frozen=True, slots=True)
-class ToolRequest:
-    """A tool call an assistant turn made, as it goes back to the model: ``name`` is the function name the model
-    was offered, ``arguments`` the JSON text it sent."""
-
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChatMessage:
-    """One turn sent to a model. An assistant turn may carry ``tool_calls``; a ``tool`` turn answers one of them
-    (``tool_call_id`` for OpenAI-style APIs, ``tool_name`` for Ollama's)."""
-
-    role: Role
-    content: str
-    tool_calls: tuple[ToolRequest, ...] = ()
-    tool_call_id: str | None = None
-    tool_name: str | None = None
+# The turns a provider is sent are the conversation model's (salon.messages); they are named here too because they
+# are half of the provider contract.
+__all__ = ["ChatMessage", "CompletionRequest", "ModelInfo", "Provider", "Role", "ToolRequest", "ToolSpec"]
 
 
 @dataclass(frozen=True, slots=True)

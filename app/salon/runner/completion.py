@@ -25,7 +25,7 @@ from salon.events import (
     ToolCall,
 )
 from salon.ids import new_id
-from salon.providers.base import ChatMessage, ToolRequest
+from salon.messages import ChatMessage, ToolCallPart, model_turns
 from salon.reply import Chunk, ReplyBuilder, Usage
 from salon.surrogates import mend
 
@@ -103,7 +103,8 @@ class Completion:
                     call.server, call.tool = (offered.server, offered.tool) if offered else ("", named)
                 call.arguments += piece.arguments
                 events.append(StepDelta(self.run_id, self.step_id, piece.index, call.id,
-                                        call.server if named else "", call.tool if named else "", piece.arguments))
+                                        call.server if named else "", call.tool if named else "", piece.arguments,
+                                        named))
         kept = self.builder.add(chunk)
         if kept.text or kept.thinking:
             if not self.open_message:
@@ -146,7 +147,8 @@ class Completion:
 
     def _unfinished(self, status: str, why: str) -> StepCompleted:
         assert self.step_id is not None
-        self.calls_done = [ToolCall(c.id, i, c.server, c.tool, c.arguments, status, error=why)  # type: ignore[arg-type]
+        self.calls_done = [ToolCall(c.id, i, c.server, c.tool, c.arguments, status, error=why,  # type: ignore[arg-type]
+                                    function=c.function)
                            for i, c in sorted(self._pieces.items())]
         return StepCompleted(self.run_id, self.step_id, tuple(self.calls_done), status, self.usage)  # type: ignore[arg-type]
 
@@ -157,7 +159,8 @@ class Completion:
         calls = []
         for index, piece in sorted(self._pieces.items()):
             offered = toolset.find(piece.function) if toolset else None
-            call = ToolCall(piece.id, index, piece.server, piece.tool, piece.arguments, "waiting")
+            call = ToolCall(piece.id, index, piece.server, piece.tool, piece.arguments, "waiting",
+                            function=piece.function)
             if offered is None:
                 names = ", ".join(sorted(toolset.by_function)) if toolset else "none"
                 call = replace(call, status="failed", error=f"the model asked for a tool it was not offered: "
@@ -172,21 +175,7 @@ class Completion:
         return calls
 
     def messages_for_model(self) -> list[ChatMessage]:
-        """The assistant's turn with its calls, and one ``tool`` turn per call, for the next completion."""
-        pieces = dict(sorted(self._pieces.items()))
-        requests = tuple(ToolRequest(p.id, p.function, p.arguments or "{}") for p in pieces.values())
-        messages = [ChatMessage("assistant", self.text_before, tool_calls=requests)]
-        by_id = {p.id: p for p in pieces.values()}
-        for call in self.calls_done:
-            messages.append(ChatMessage("tool", tool_result_text(call), tool_call_id=call.id,
-                                        tool_name=by_id[call.id].function))
-        return messages
-
-
-def tool_result_text(call: ToolCall) -> str:
-    """What the model is told a call gave: its output, or why there is none."""
-    if call.status == "completed":
-        return call.output or ""
-    if call.status == "denied":
-        return "The user denied this tool call; it was not run."
-    return f"Error: {call.error or call.status}"
+        """The assistant's turn with its calls, and one ``tool`` turn per call, for the next completion: built as
+        a stored conversation builds them (:func:`salon.messages.model_turns`), so continuing it later sends the
+        same turns."""
+        return model_turns("assistant", self.text_before, [ToolCallPart.of(call) for call in self.calls_done])

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from salon.api import ChatMessage
 from salon.config.read import Config
-from salon.store import Conversation, Exchange, Store, StoredMessage, StoreError, secret_values
+from salon.config.secrets import secret_values
+from salon.store import Conversation, Exchange, Store, StoredMessage, StoreError
 
 
 class Threads:

@@ -1,12 +1,14 @@
 """Conversations that last: the SQLite store, the exchange that saves a prompt and its run, search.
 
-    store = Store.open(config.resolved_data_dir())
+    store = Store.open(config.resolved_data_dir(), secrets=secret_values(config))   # salon.config.secrets
     exchange = Exchange(store, agent_id="socrates")
     exchange.write_prompt(prompt)                          # committed before the request is sent
     async for event in exchange.follow(session.run("socrates", None, history=exchange.history())):
         ...
 
-``import salon.store`` loads nothing (not even sqlite3): the names below are imported on first use.
+``import salon.store`` loads nothing (not even sqlite3): the names below are imported on first use. The store is told
+its secrets by its caller and holds the conversation model of :mod:`salon.messages`; it imports neither the
+providers, the runner nor the configuration.
 """
 
 from __future__ import annotations

@@ -13,15 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from salon.events import MessageStatus, ToolCall
 from salon.ids import new_id
-from salon.providers.base import ChatMessage
+from salon.messages import ChatMessage, ToolCallPart, turns
 from salon.reply import Reply
 from salon.store import tool_parts
 from salon.store.connection import DATABASE_NAME, connect, translated
 from salon.store.errors import ConversationNotFound, DatabaseGone, MessageNotFound, StoreError
-from salon.store.history import sent_to_model, with_tool_turns
 from salon.store.liveness import is_orphaned, status_as_read, writer_identity
-from salon.store.models import Conversation, SearchHit, StoredMessage, ToolCallPart
-from salon.store.redact import Redactor, secret_values
+from salon.store.models import Conversation, SearchHit, StoredMessage
+from salon.store.redact import Redactor
 from salon.store.search import fts_query
 
 if TYPE_CHECKING:
@@ -32,6 +31,9 @@ _CONVERSATION_COLUMNS = "id, title, agent_id, created_at, updated_at, message_co
 _MESSAGE_COLUMNS = ("id, conversation_id, role, text, thinking, agent_id, agent_name, model, status, input_tokens, "
                     "output_tokens, usage_estimated, time_to_first_token, duration, tokens_per_second, "
                     "finish_reason, error, created_at, seq, writer, checkpoint_at")
+# A row's columns, less writer and checkpoint_at, are the message's fields in order, its tool calls last. (Typed
+# loosely: a row is a list of Any, which the dataclass's own signature cannot check.)
+_from_row: Callable[..., StoredMessage] = StoredMessage
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -58,28 +60,25 @@ class Store:
     """
 
     def __init__(self, conn: sqlite3.Connection, path: Path, redactor: Redactor,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time, *, persistent: bool = True) -> None:
         self._conn = conn
         self.path = path
+        self.persistent = persistent
+        """False for a store kept in memory (see :mod:`salon.store.memory`): nothing it holds outlives the process."""
         self.redact = redactor
         self._now = now
         self._lock = threading.RLock()
         self._writer = writer_identity()
-        self._identity = _identity(path)
+        self._identity = _identity(path) if persistent else None
 
     @classmethod
-    def open(cls, data_dir: Path, *, secrets: Iterable[str] | None = None,
-             now: Callable[[], float] = time.time) -> Store:
+    def open(cls, data_dir: Path, *, secrets: Iterable[str] = (), now: Callable[[], float] = time.time) -> Store:
         """Open ``data_dir/salon.db``, creating and upgrading it as needed.
 
-        ``secrets`` are kept out of everything written; by default, those of the environment and ``config.toml``.
-        ``now`` is the wall clock stamped on rows. Raises :class:`StoreError` (damaged, newer, unwritable) without
-        changing the file.
+        ``secrets`` are kept out of everything written: the caller's, which knows its configuration (see
+        :func:`salon.config.secrets.secret_values`). ``now`` is the wall clock stamped on rows. Raises
+        :class:`StoreError` (damaged, newer, unwritable) without changing the file.
         """
-        if secrets is None:
-            from salon.config.read import load_config
-
-            secrets = secret_values(load_config())
         path = Path(data_dir).expanduser() / DATABASE_NAME
         store = cls(connect(path), path, Redactor(secrets), now)
         store._mark_orphans()
@@ -259,8 +258,10 @@ class Store:
         return int(row[0])
 
     def history(self, conversation_id: str) -> list[ChatMessage]:
-        """What a model is sent to continue the conversation: every prompt, and every reply that has text and
-        finished or was interrupted (failed replies are left out)."""
+        """What a model is sent to continue the conversation (:func:`salon.messages.turns` of each message): every
+        prompt, and every reply that has text or tool calls and finished or was interrupted, its tool turns as the
+        run sent them."""
+        # Only the columns the rule and the builder read: a long conversation is sent again at every prompt.
         with self._read() as conn:
             rows = conn.execute("SELECT id, role, text, status, writer, checkpoint_at FROM messages "
                                 "WHERE conversation_id = ? AND status != 'failed' ORDER BY seq",
@@ -269,9 +270,7 @@ class Store:
         now = self._now()
         sent: list[ChatMessage] = []
         for message_id, role, text, status, writer, at in rows:
-            made = calls.get(message_id, ())
-            if sent_to_model(role, text, status_as_read(status, writer, at, now), len(made)):
-                sent.extend(with_tool_turns(ChatMessage(role, text), made))
+            sent += turns(role, text, status_as_read(status, writer, at, now), calls.get(message_id, ()))
         return sent
 
     def delete_message(self, message_id: str) -> None:
@@ -283,7 +282,7 @@ class Store:
         *values, writer, checkpoint_at = row
         values[11] = bool(values[11])
         values[8] = status_as_read(values[8], writer, checkpoint_at, now)
-        return StoredMessage(*values, tool_calls=calls)  # type: ignore[misc]  # values stop before tool_calls
+        return _from_row(*values, calls)
 
     def save_tool_calls(self, message_id: str, calls: Sequence[ToolCall]) -> None:
         """Keep a message's tool calls as they stand now (asked, answered, run); secrets redacted."""
@@ -292,7 +291,7 @@ class Store:
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone() is None:
                 return  # deleted meanwhile (its conversation deleted while the run went on)
-            tool_parts.save(conn, message_id, calls, self.redact)
+            tool_parts.save(conn, message_id, [(call.index, ToolCallPart.of(call)) for call in calls], self.redact)
 
     # -- replies, as a Recorder writes them -----------------------------------------------------------------
 
@@ -419,9 +418,7 @@ class Store:
                          message.finish_reason, self.redact(message.error) if message.error else None,
                          message.created_at, seq, None, None))
                     if message.tool_calls:
-                        tool_parts.save(conn, message_id, [
-                            ToolCall(c.id, index, c.server, c.tool, c.arguments, c.status, c.output, c.error)
-                            for index, c in enumerate(message.tool_calls)], self.redact)
+                        tool_parts.save(conn, message_id, list(enumerate(message.tool_calls)), self.redact)
                 conn.execute("UPDATE conversations SET updated_at = MAX(updated_at, ?) WHERE id = ?",
                              (conversation.updated_at, conversation.id))
                 imported.append(conversation.id)

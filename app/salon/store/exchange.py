@@ -20,7 +20,7 @@ from salon.store.errors import StoreError
 
 if TYPE_CHECKING:
     from salon.events import Event
-    from salon.providers.base import ChatMessage
+    from salon.messages import ChatMessage
     from salon.store.database import Store
     from salon.store.models import StoredMessage
     from salon.store.recorder import Recorder
@@ -100,6 +100,17 @@ class Exchange:
                 yield event
         finally:
             self.finish()
+
+    def move_to(self, store: Store) -> None:
+        """Go on saving into ``store`` after saving stopped (a face's in-memory store, which holds the conversation
+        as it stood): what the run said meanwhile is written there too, and saving resumes."""
+        self.store = store
+        self._stopped = None
+        if self._recorder is not None:
+            try:
+                self._recorder.move_to(store)
+            except StoreError as error:
+                self._stop(error)
 
     def _recorder_now(self) -> Recorder:
         if self._recorder is None:

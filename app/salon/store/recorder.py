@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,7 @@ CHECKPOINT_INTERVAL = 1.0  # seconds: at most this much streamed text is lost if
 
 @dataclass(slots=True)
 class _Partial:
+    created: MessageCreated
     last_write: float
     text: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
@@ -60,7 +61,11 @@ class Recorder:
         self._clock = clock
         self._interval = interval
         self._partials: dict[str, _Partial] = {}
+        self._finished: dict[str, MessageCompleted] = {}
         self._steps: dict[str, _Step] = {}
+        # What this run has said so far, kept until it ends, so that it can all be written again elsewhere (see
+        # move_to): every write below changes this first, then the store.
+        self._calls: dict[str, dict[int, ToolCall]] = {}
 
     def handle(self, event: Event) -> None:
         match event:
@@ -78,11 +83,11 @@ class Recorder:
                 if self._clock() - partial.last_write >= self._interval:
                     self._checkpoint(event.message_id, partial)
             case MessageCompleted():
-                if event.message_id not in self._partials:
+                started = self._partials.pop(event.message_id, None) is not None
+                self._finished[event.message_id] = event
+                if not started:
                     # A recorder attached after the message began: the final text is all there is to keep.
-                    self.store.start_reply(self.conversation_id, event.message_id, agent_id=event.agent_id,
-                                           agent_name=event.agent_name, model=event.reply.model)
-                self._partials.pop(event.message_id, None)
+                    self._start_finished(event)
                 self.store.finish_reply(event.message_id, event.reply, event.status, event.error)
             case StepCreated():
                 self._steps[event.step_id] = _Step(event.message_id)
@@ -92,18 +97,18 @@ class Recorder:
                     return
                 call = step.calls.get(event.index) or ToolCall(event.call_id, event.index, "", "", "")
                 if event.tool:
-                    call = replace(call, server=event.server, tool=event.tool)
+                    call = replace(call, server=event.server, tool=event.tool, function=event.function)
                 step.calls[event.index] = replace(call, arguments=call.arguments + event.arguments)
             case RequiresAction():
                 # Written before the run waits: a user who quits now finds the question's calls kept.
                 step = self._steps.get(event.step_id)
                 if step is not None:
                     step.calls.update({call.index: call for call in event.calls})
-                    self.store.save_tool_calls(step.message_id, list(step.calls.values()))
+                    self._save_calls(step.message_id, list(step.calls.values()))
             case StepCompleted():
                 step = self._steps.pop(event.step_id, None)
                 if step is not None:
-                    self.store.save_tool_calls(step.message_id, event.calls)
+                    self._save_calls(step.message_id, event.calls)
 
     def flush(self) -> None:
         """Write now whatever has streamed since the last checkpoint."""
@@ -115,13 +120,47 @@ class Recorder:
             unfinished = [call if call.status in ("completed", "failed", "denied")
                           else replace(call, status="cancelled", error=call.error or "the run ended before it ran")
                           for call in step.calls.values()]
-            self.store.save_tool_calls(step.message_id, unfinished)
+            self._save_calls(step.message_id, unfinished)
         self._steps.clear()
 
-    def _start(self, event: MessageCreated) -> None:
+    def move_to(self, store: Store) -> None:
+        """Go on saving into ``store`` (the face's in-memory one, when the database failed), which holds this
+        conversation as it was before the run: what the run has said so far is written there first."""
+        from salon.store.errors import MessageNotFound
+
+        self.store = store
+
+        def missing(message_id: str) -> bool:
+            try:
+                store.message(message_id)
+            except MessageNotFound:
+                return True
+            return False
+
+        for message_id, done in self._finished.items():
+            if missing(message_id):
+                self._start_finished(done)
+                store.finish_reply(message_id, done.reply, done.status, done.error)
+        for message_id, partial in self._partials.items():
+            if missing(message_id):
+                self._start(partial.created, register=False)
+            self._checkpoint(message_id, partial)
+        for message_id, calls in self._calls.items():
+            store.save_tool_calls(message_id, list(calls.values()))
+
+    def _save_calls(self, message_id: str, calls: Sequence[ToolCall]) -> None:
+        self._calls.setdefault(message_id, {}).update({call.index: call for call in calls})
+        self.store.save_tool_calls(message_id, calls)
+
+    def _start(self, event: MessageCreated, *, register: bool = True) -> None:
+        if register:
+            self._partials[event.message_id] = _Partial(event, self._clock())
         self.store.start_reply(self.conversation_id, event.message_id, agent_id=event.agent_id,
                                agent_name=event.agent_name, model=event.model, created_at=event.created_at)
-        self._partials[event.message_id] = _Partial(self._clock())
+
+    def _start_finished(self, event: MessageCompleted) -> None:
+        self.store.start_reply(self.conversation_id, event.message_id, agent_id=event.agent_id,
+                               agent_name=event.agent_name, model=event.reply.model)
 
     def _checkpoint(self, message_id: str, partial: _Partial) -> None:
         self.store.checkpoint_reply(message_id, "".join(partial.text), "".join(partial.thinking))

@@ -13,10 +13,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from salon.config.read import Config
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 8  # shorter values are too likely to be ordinary words
@@ -45,33 +41,21 @@ def _token_like(value: str) -> bool:
     return not value.startswith(("/", "~", "./", "../")) and ":/" not in value
 
 
-def secret_values(config: Config | None = None, environ: Mapping[str, str] | None = None) -> set[str]:
+def secret_values(environ: Mapping[str, str] | None = None, *, variables: Iterable[str] = (),
+                  values: Iterable[str] = ()) -> set[str]:
+    """The secrets to keep out of what is written: environment values shaped like keys, the values of the
+    ``variables`` named (a provider's ``api_key_env``), and ``values`` known to be secret (header values, a
+    password). The caller knows its configuration; the store is only told (see :mod:`salon.config.secrets`)."""
     environ = os.environ if environ is None else environ
     named: set[str] = {name for name, value in environ.items()
                        if looks_like_key(value) or (_SECRET_NAME.search(name) and _token_like(value))}
-    values: set[str] = set()
-    if config is not None:
-        for settings in config.providers.values():
-            if settings.api_key_env:
-                named.add(settings.api_key_env)
-            for value in settings.headers.values():
-                values.add(value)
-                values.add(_SCHEMES.sub("", value))
-            if key := getattr(settings, "api_key", None):  # should config ever hold keys itself
-                values.add(str(key))
-        values.update(_host_password(config))
-    values.update(environ[name] for name in named if name in environ)
-    return {value.strip() for value in values if len(value.strip()) >= MIN_SECRET_LENGTH}
-
-
-def _host_password(config: Config) -> list[str]:
-    from salon.config.read import HostError, ollama_endpoint
-
-    try:
-        password = ollama_endpoint(config).password
-    except HostError:
-        return []
-    return [password] if password else []
+    named.update(variables)
+    found: set[str] = set()
+    for value in values:
+        found.add(value)
+        found.add(_SCHEMES.sub("", value))
+    found.update(environ[name] for name in named if name in environ)
+    return {value.strip() for value in found if len(value.strip()) >= MIN_SECRET_LENGTH}
 
 
 class Redactor:

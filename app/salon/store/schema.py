@@ -107,7 +107,12 @@ _V3 = _statements(
     )""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
+# The function name the model was offered and called a tool by (``server__tool`` where two servers share a tool
+# name), so that a conversation continued later tells the model the name it used. Calls kept before have none:
+# they go on being sent by their bare tool name, as they were.
+_V4 = _statements("ALTER TABLE tool_calls ADD COLUMN function TEXT NOT NULL DEFAULT ''")
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

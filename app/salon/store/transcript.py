@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from salon.config.tomlfile import is_of
 from salon.errors import SalonError
+from salon.messages import ToolCallPart
 from salon.reply import shown_rate
 from salon.store import Conversation, Store, StoredMessage
-from salon.store.models import ToolCallPart
 from salon.surrogates import mend
 
 FORMAT = "salon.conversations"
@@ -65,7 +64,9 @@ def message_to_dict(message: StoredMessage) -> dict[str, Any]:
     }
     if message.tool_calls:
         # After the text, in order: the parts of the message (see StoredMessage.parts).
-        data["tool_calls"] = [call.to_dict() for call in message.tool_calls]
+        # With the function name the model called each by, so an imported conversation tells it the same name.
+        data["tool_calls"] = [{**call.to_dict(), "function": call.function} if call.function else call.to_dict()
+                              for call in message.tool_calls]
     return data
 
 
@@ -195,7 +196,8 @@ def _tool_calls(item: dict[str, Any], where: str) -> tuple[ToolCallPart, ...]:
             tool=_field(call, "tool", str, at), arguments=_field(call, "arguments", str, at, default=""),
             status=status,  # type: ignore[arg-type]
             output=_field(call, "output", optional_str, at, default=None),
-            error=_field(call, "error", optional_str, at, default=None)))
+            error=_field(call, "error", optional_str, at, default=None),
+            function=_field(call, "function", str, at, default="")))
     return tuple(parts)
 
 
@@ -210,7 +212,7 @@ def _field(item: dict[str, Any], key: str, kind: type | tuple[type, ...], where:
         return default
     value = item[key]
     # A token count of `true` is a damaged file.
-    if not is_of(value, kind):
+    if not _is_of(value, kind):
         raise TranscriptError(f"{where}.{key}: {json.dumps(value)[:40]} is not {_describe(kind)}")
     # JSON may hold "\ud800", which no database or terminal takes: a lone half becomes U+FFFD (surrogates.py).
     return mend(value) if isinstance(value, str) else value
@@ -328,3 +330,11 @@ def write_markdown(store: Store, conversations: Iterable[Conversation], out: Tex
         for message in iter_messages(store, conversation.id):
             out.write("\n" + message_markdown(message, thinking=thinking))
     return count
+
+
+def _is_of(value: Any, types: type | tuple[type, ...]) -> bool:
+    """``isinstance``, except that ``true`` is never a number: bool is an int to Python, never in a user's file."""
+    wanted = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool) and bool not in wanted:
+        return False
+    return isinstance(value, wanted)

@@ -10,7 +10,7 @@ import asyncio
 import fnmatch
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,9 +53,31 @@ class ToolSet:
             found = next((o for o in self.by_function.values() if (o.server, o.tool) == (server, tool)), None)
         return found
 
-    def function_name(self, server: str, tool: str) -> str:
-        return next((name for name, o in self.by_function.items() if (o.server, o.tool) == (server, tool)),
-                    f"{server}__{tool}")
+
+
+def function_names(tools: Sequence[tuple[str, str]]) -> list[str]:
+    """The function name the model is offered for each ``(server, tool)``, in order; never two alike.
+
+    The bare tool name reads best to a small model. Where two tools would be offered under one name (two servers
+    share a tool name, or names that differ only in characters a function name cannot hold, such as ``x.y`` and
+    ``x_y``), each is qualified by its server (``server__tool``); should even those meet (a cut to 64 characters),
+    the later ones are numbered. The same tools always get the same names.
+    """
+    def clean(name: str) -> str:
+        return _FUNCTION_NAME.sub("_", name)[:64]
+
+    bare = [clean(tool) for _, tool in tools]
+    shared = {name for name in bare if bare.count(name) > 1}
+    names: list[str] = []
+    for (server, tool), name in zip(tools, bare, strict=True):
+        name = clean(f"{server}__{tool}") if name in shared else name
+        base, number = name, 1
+        while name in names:
+            number += 1
+            suffix = f"_{number}"
+            name = base[:64 - len(suffix)] + suffix
+        names.append(name)
+    return names
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +141,8 @@ class ToolHost:
                 unavailable[server] = str(error)
                 continue
             listed += [(server, info) for info in connection.tools if matches(patterns, server, info.name)]
-        bare_counts: dict[str, int] = {}
-        for _, info in listed:
-            bare_counts[info.name] = bare_counts.get(info.name, 0) + 1
-        for server, info in listed:
-            # The bare tool name reads best to a small model; where two servers share one, both are qualified.
-            function = info.name if bare_counts[info.name] == 1 else f"{server}__{info.name}"
-            function = _FUNCTION_NAME.sub("_", function)[:64]
+        for (server, info), function in zip(listed, function_names([(server, info.name) for server, info in listed]),
+                                            strict=True):
             schema = info.input_schema if isinstance(info.input_schema, dict) else {}
             offered[function] = OfferedTool(server, info.name, ToolSpec(function, info.description,
                                                                         schema or {"type": "object"}))

@@ -126,10 +126,11 @@ class SalonApp(PreferencesMixin, App[int]):
         chat.check_connection()
 
     def open_store(self) -> None:
+        from salon.config.secrets import secret_values
         from salon.store import Store
 
         try:
-            self.services.store = Store.open(self.data_dir)
+            self.services.store = Store.open(self.data_dir, secrets=secret_values(self.session.config))
         except Exception as error:  # a StoreError (damaged, newer, read-only): chat on, unsaved, and say so
             self.services.store_problem = str(error)
             self.notify(f"{error}\nThis session's conversations will not be saved.", title="History unavailable",

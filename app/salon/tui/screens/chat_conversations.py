@@ -34,8 +34,7 @@ class Conversations:
         screen = self.screen
         store = screen.services.store
         for view in screen.views():
-            if view.data.conversation_id is None and view.data.count() == 0:
-                view.data.store = store
+            view.data.adopt(store)
         listing = ConversationList(store, screen.view.data.conversation_id, id="conversations")
         sidebar = screen.query_one("#sidebar")
         sidebar.mount(listing)

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 
-from salon.tui.records import MessageRecord
+from salon.messages import Message as StoredMessage
 from salon.tui.widgets.message import MessageBox, UserMessage
 from salon.tui.widgets.welcome import Welcome
 
@@ -31,11 +31,11 @@ EDGE = 2
 
 
 class MessageSource(Protocol):
-    """Where the log reads its messages: the store, or the session's memory when no store could open."""
+    """Where the log reads its messages: the conversation's store (in memory when none could open)."""
 
     def count(self) -> int: ...
 
-    def page(self, offset: int, limit: int) -> Sequence[MessageRecord]: ...
+    def page(self, offset: int, limit: int) -> Sequence[StoredMessage]: ...
 
 
 class ChatLog(VerticalScroll, can_focus=True):
@@ -59,7 +59,7 @@ class ChatLog(VerticalScroll, can_focus=True):
     class Edit(Message):
         """The user asked, from the log, to edit the last prompt."""
 
-    def __init__(self, source: MessageSource, factory: Callable[[MessageRecord], MessageBox], welcome: Welcome,
+    def __init__(self, source: MessageSource, factory: Callable[[StoredMessage], MessageBox], welcome: Welcome,
                  *, follow: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
         self.source = source
@@ -148,7 +148,7 @@ class ChatLog(VerticalScroll, can_focus=True):
             self._end += 1
         self._trim_front()
 
-    def adopt(self, widget: UserMessage, record: MessageRecord) -> None:
+    def adopt(self, widget: UserMessage, record: StoredMessage) -> None:
         """A queued prompt was sent: its widget now stands for the stored message."""
         widget.record = record
         widget.mark_sent()

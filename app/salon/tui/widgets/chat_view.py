@@ -28,7 +28,7 @@ from salon.events import (
     ToolsStarted,
     ToolsUnavailable,
 )
-from salon.tui.records import MessageRecord
+from salon.messages import Message as StoredMessage
 from salon.tui.widgets.chat_log import ChatLog
 from salon.tui.widgets.live_message import LiveMessage
 from salon.tui.widgets.message import FinalMessage, MessageBox, UserMessage
@@ -143,7 +143,7 @@ class ChatView(Vertical):
     def queued(self) -> str | None:
         return self._queued[0] if self._queued else None
 
-    def _widget_for(self, record: MessageRecord) -> MessageBox:
+    def _widget_for(self, record: StoredMessage) -> MessageBox:
         if record.role == "user":
             return UserMessage(record)
         return FinalMessage(record, self.services.palette, show_thinking=self.services.show_thinking)
@@ -157,7 +157,7 @@ class ChatView(Vertical):
                 self.notify("A prompt is already queued behind this reply. Esc stops the reply.",
                             title="Not sent", severity="warning")
                 return False
-            widget = UserMessage(MessageRecord.user("queued", text), queued=True)
+            widget = UserMessage(StoredMessage("queued", "", "user", text), queued=True)
             self._queued = (text, widget)
             await self.chat_log.append(widget, record=False)
             self.notify("Queued: it is sent when the current reply ends.", title="Reply in progress")
@@ -171,7 +171,7 @@ class ChatView(Vertical):
         try:
             record = self.data.add_user(text, exchange)
         except Exception as error:  # a StoreError (read-only, deleted, full): chat on unsaved, and say so
-            if self.data.store is None:
+            if not self.data.saved:
                 raise
             self._keep_unsaved(error)
             exchange = self.data.exchange(self._keep_unsaved)
@@ -235,7 +235,7 @@ class ChatView(Vertical):
         self._launch(self.data.exchange(self._keep_unsaved))
         return True
 
-    def last_prompt(self) -> MessageRecord | None:
+    def last_prompt(self) -> StoredMessage | None:
         user, _ = self.data.last_exchange()
         return user
 
@@ -250,7 +250,7 @@ class ChatView(Vertical):
             await self._forget([user, *replies])
         return await self._send(text)
 
-    async def _forget(self, records: list[MessageRecord]) -> None:
+    async def _forget(self, records: list[StoredMessage]) -> None:
         if not records:
             return
         if self._store_call(self.data.delete, records, default=False) is False:
@@ -282,7 +282,7 @@ class ChatView(Vertical):
     async def _consume(self, run: Run, exchange: Exchange) -> None:
         live: LiveMessage | None = None
         failure: RunFailed | None = None
-        completed: list[MessageRecord] = []
+        completed: list[StoredMessage] = []
         tools = self._tools = ToolSteps(self, run)
         end: object = None
         since_yield = perf_counter()
@@ -313,7 +313,7 @@ class ChatView(Vertical):
                     if live is not None:
                         await live.finish()
                         final = FinalMessage(record, self.services.palette, settled=live.settled,
-                                             show_thinking=self.services.show_thinking)
+                                             show_thinking=self.services.show_thinking, chunks=event.reply.chunks)
                         await self._render_ahead(final, live.content_size.width)
                         await self.chat_log.replace(live, final)
                         live = None
@@ -355,7 +355,7 @@ class ChatView(Vertical):
                 part.lines(console, width)
                 await asyncio.sleep(0)
 
-    async def _failed(self, failure: RunFailed, completed: list[MessageRecord]) -> None:
+    async def _failed(self, failure: RunFailed, completed: list[StoredMessage]) -> None:
         prompt: str | None = None
         nothing_arrived = all(not r.text for r in completed)
         if isinstance(failure.exception, UNDO_ON_FAILURE) and nothing_arrived:
@@ -369,7 +369,7 @@ class ChatView(Vertical):
 
     def _drop_empty_conversation(self) -> None:
         store, conversation_id = self.data.store, self.data.conversation_id
-        if store is not None and conversation_id is not None and self.data.count() == 0:
+        if conversation_id is not None and self.data.count() == 0:
             self._store_call(store.delete_conversation, conversation_id)
             self.data.conversation_id = None
             self.data.title = ""
@@ -381,7 +381,7 @@ class ChatView(Vertical):
         try:
             return function(*args)
         except Exception as error:  # StoreError and sqlite3 errors alike
-            if self.data.store is None:
+            if not self.data.saved:
                 raise
             self._warn_store(error)
             return default

@@ -14,9 +14,10 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from salon.messages import Message, ToolCallPart
 from salon.tui.pacing import FASTEST
 from salon.tui.plain import plain, safe_text
-from salon.tui.records import MessageRecord, ToolPart, footer_text
+from salon.tui.records import footer_text
 from salon.tui.rendering import ChunkedMarkdown, Palette, code_blocks
 from salon.tui.widgets.markdown_body import MarkdownBody
 from salon.tui.widgets.tool_call import ToolCallRow
@@ -36,7 +37,7 @@ THINKING_TAIL_LINES = 6
 class MessageBox(Vertical):
     """Base of every message in the chat log; ``record`` is None only while a reply streams."""
 
-    record: MessageRecord | None = None
+    record: Message | None = None
 
     @property
     def message_id(self) -> str | None:
@@ -52,7 +53,7 @@ class MessageBox(Vertical):
 class UserMessage(MessageBox):
     """What the user sent, shown as typed: never parsed as Markdown or markup."""
 
-    def __init__(self, record: MessageRecord, *, queued: bool = False) -> None:
+    def __init__(self, record: Message, *, queued: bool = False) -> None:
         super().__init__(classes="message user" + (" -queued" if queued else ""))
         self.record = record
         self.border_title = "You" + (" · queued" if queued else "")
@@ -69,26 +70,27 @@ class FinalMessage(MessageBox):
     """A finished, interrupted or failed reply: one Static holding its Markdown render, plus a footer.
 
     ``settled`` is what the live message already rendered while it streamed: reused as it is, so only the text that
-    arrived last is rendered at the swap.
+    arrived last is rendered at the swap. ``chunks`` is how many pieces streamed, for a reply that just ended
+    without the provider's token counts (the footer's estimate).
     """
 
-    def __init__(self, record: MessageRecord, palette: Palette, *, show_thinking: bool = False,
-                 settled: ChunkedMarkdown | None = None) -> None:
+    def __init__(self, record: Message, palette: Palette, *, show_thinking: bool = False,
+                 settled: ChunkedMarkdown | None = None, chunks: int | None = None) -> None:
         super().__init__(classes=f"message assistant -{record.status}")
         self.record = record
         self._show_thinking = show_thinking
-        self._layout: list[ChunkedMarkdown | ToolPart] = []
+        self._layout: list[ChunkedMarkdown | ToolCallPart] = []
         """With tool calls: the text runs and the calls in order (the text is not one body then)."""
         if record.tool_calls:
             for part in record.parts:
-                if isinstance(part, ToolPart):
+                if isinstance(part, ToolCallPart):
                     self._layout.append(part)
                 elif part.text:
                     self._layout.append(self._render_of(part.text, palette, settled if not self._layout else None))
         texts = [item for item in self._layout if isinstance(item, ChunkedMarkdown)]
         self._markdown = texts[0] if texts else self._render_of(record.text, palette, settled)
         self.border_title = plain(record.agent_name or record.agent_id or "Assistant")
-        self.border_subtitle = plain(self._subtitle(record))
+        self.border_subtitle = plain(self._subtitle(record, chunks))
 
     @staticmethod
     def _render_of(text: str, palette: Palette, settled: ChunkedMarkdown | None) -> ChunkedMarkdown:
@@ -112,9 +114,9 @@ class FinalMessage(MessageBox):
         return self._markdown
 
     @staticmethod
-    def _subtitle(record: MessageRecord) -> str:
+    def _subtitle(record: Message, chunks: int | None) -> str:
         status = {"interrupted": "interrupted · ", "failed": "failed · ", "streaming": "cut off · "}
-        return status.get(record.status, "") + footer_text(record)
+        return status.get(record.status, "") + footer_text(record, chunks)
 
     def compose(self) -> ComposeResult:
         record = self.record
@@ -126,7 +128,7 @@ class FinalMessage(MessageBox):
                 yield Static(Content(safe_text(record.thinking)), classes="thinking-text")
         if self._layout:
             for item in self._layout:
-                if isinstance(item, ToolPart):
+                if isinstance(item, ToolCallPart):
                     yield ToolCallRow.of(item)
                 else:
                     yield MarkdownBody(item, classes="body")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from textual.containers import Vertical
 from textual.content import Content
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from textual.app import ComposeResult
     from textual.events import Click
     from textual.timer import Timer
+
+    from salon.events import ToolCall
+    from salon.messages import ToolCallPart
 
 CallStatus = Literal["streaming", "waiting", "running", "completed", "failed", "denied", "cancelled"]
 
@@ -43,26 +46,6 @@ STATUS_TEXT: Mapping[str, str] = {
     "denied": "⊘ denied: the tool was not run",
     "cancelled": "■ cancelled: the reply was stopped",
 }
-
-
-class ToolCallLike(Protocol):
-    """What a row reads of a ``salon.events.ToolCall`` (or of a stored tool-call part)."""
-
-    # Read-only, as the frozen dataclasses that match it are.
-    @property
-    def id(self) -> str: ...
-    @property
-    def server(self) -> str: ...
-    @property
-    def tool(self) -> str: ...
-    @property
-    def arguments(self) -> str: ...
-    @property
-    def status(self) -> Any: ...
-    @property
-    def output(self) -> str | None: ...
-    @property
-    def error(self) -> str | None: ...
 
 
 def compact_arguments(arguments: str) -> str:
@@ -112,7 +95,7 @@ class ToolCallRow(Vertical):
         self._redraw: Timer | None = None
 
     @classmethod
-    def of(cls, call: ToolCallLike) -> ToolCallRow:
+    def of(cls, call: ToolCall | ToolCallPart) -> ToolCallRow:
         return cls(call.id, call.server, call.tool, call.arguments, status=call.status, output=call.output,
                    error=call.error)
 
@@ -143,7 +126,7 @@ class ToolCallRow(Vertical):
         if self._redraw is None and self.is_mounted:
             self._redraw = self.set_timer(REDRAW_EVERY, self._draw, name="tool-call-arguments")
 
-    def update_call(self, call: ToolCallLike) -> None:
+    def update_call(self, call: ToolCall | ToolCallPart) -> None:
         """The call moved on (waiting, running, ended): shown at once."""
         self.server, self.tool = call.server or self.server, call.tool or self.tool
         if call.arguments:

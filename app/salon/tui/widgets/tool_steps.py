@@ -27,7 +27,6 @@ from salon.events import (
     ToolCall,
     ToolsStarted,
 )
-from salon.tui.records import ToolPart
 from salon.tui.widgets.message import FinalMessage
 from salon.tui.widgets.tool_call import STATUS_TEXT, ToolCallRow
 
@@ -135,9 +134,6 @@ class ToolSteps:
         elif isinstance(event, StepCompleted):
             for call in event.calls:
                 (await self._row(event.step_id, call.id, call.server, call.tool)).update_call(call)
-            message_id = self._steps.get(event.step_id, ("", ""))[0]
-            if message_id:
-                self.view.data.tool_calls(message_id, [ToolPart.of(call) for call in event.calls])
         self._report()
 
     async def _row(self, step_id: str, call_id: str, server: str, tool: str) -> ToolCallRow:
