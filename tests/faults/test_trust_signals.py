@@ -10,6 +10,7 @@ import shlex
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,3 +111,30 @@ def test_the_chat_app_on_sigterm_sighup_or_sigint_saves_the_partial_restores_the
     prompt, reply = home.only_exchange()
     assert (prompt.text, reply.status) == ("Tell me a long story", "interrupted")
     assert STORY.startswith(reply.text) and len(reply.text.split()) >= 10
+
+
+@pytest.mark.terminal
+def test_sigint_with_a_ten_megabyte_reply_in_flight_keeps_the_partial_and_exits_130(
+        home: Home, ollama_server: OllamaServer, shell_terminal: ShellTerminal, tmp_path: Path) -> None:
+    # The server sends far faster than the chat app draws, so a backlog is in flight when the signal comes: the
+    # reply's worker then ended cancelled, and the quit that waited for it raised instead of exiting 130 (exit 1).
+    piece = "lorem ipsum " * 85
+    hold = threading.Event()  # the reply stays in flight however fast the app reads it
+    ollama_server.script(Scripted(tokens=[piece] * 10_240, hold_final=hold))
+    status = tmp_path / "status"
+    shell_terminal.start_wrapped("chat", status)
+    shell_terminal.wait_for("chat", "Write a message", "connected")
+    shell_terminal.tmux("send-keys", "-t", "chat", "-l", "Flood me")
+    shell_terminal.tmux("send-keys", "-t", "chat", "Enter")
+    _wait_for_checkpoint(home, words=400_000)  # two megabytes or so: well into the reply, with more behind it
+    os.kill(shell_terminal.salon_pid("chat"), signal.SIGINT)
+
+    deadline = time.monotonic() + 120
+    while not status.exists() or not status.read_text().strip():
+        assert time.monotonic() < deadline, shell_terminal.screen("chat")
+        time.sleep(0.1)
+    assert int(status.read_text()) == 130, shell_terminal.screen("chat")
+    prompt, reply = home.only_exchange()
+    assert (prompt.text, reply.status) == ("Flood me", "interrupted")
+    assert (piece * 10_240).startswith(reply.text) and len(reply.text.split()) >= 400_000
+    hold.set()

@@ -218,7 +218,7 @@ class SalonApp(PreferencesMixin, App[int]):
 
     async def close_all(self, code: int) -> None:
         """Stop every streaming reply (saved as interrupted, within :data:`QUIT_GRACE`) and exit with ``code``."""
-        self._quitting = True
+        self._quitting = self.services.quitting = True
         # Replies still streaming end as interrupted, with their text saved, before the app goes.
         try:
             chat = self.chat_screen
@@ -226,7 +226,11 @@ class SalonApp(PreferencesMixin, App[int]):
             chat = None
         stopped = [view.cancel() for view in chat.views()] if chat is not None else []
         if any(stopped):
-            with suppress(TimeoutError):
+            from textual.worker import WorkerCancelled, WorkerFailed
+
+            # A reply's worker may end cancelled (or failed) rather than complete; either way it has ended, and
+            # the exit status stays the one asked for (a 10 MB reply in flight once turned SIGINT's 130 into 1).
+            with suppress(TimeoutError, WorkerCancelled, WorkerFailed):
                 await asyncio.wait_for(self.workers.wait_for_complete(), QUIT_GRACE)
         self.exit(code, return_code=code)
 

@@ -32,6 +32,8 @@ class Services:
     follow: bool = True
     show_thinking: bool = False
     frame_interval: float = 1 / 12
+    quitting: bool = False
+    """The app is closing: replies still end (and are saved) as interrupted, but nothing more is drawn."""
 
     def agent(self, agent_id: str) -> Agent:
         return self.session.agent(agent_id)

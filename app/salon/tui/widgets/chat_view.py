@@ -310,7 +310,8 @@ class ChatView(Vertical):
                 elif isinstance(event, MessageCompleted):
                     record = self.data.completed(event)
                     completed.append(record)
-                    if live is not None:
+                    # Quitting: the reply is saved; drawing its final form (a 10 MB reply takes seconds) is skipped.
+                    if live is not None and not self.services.quitting:
                         await live.finish()
                         final = FinalMessage(record, self.services.palette, settled=live.settled,
                                              show_thinking=self.services.show_thinking, chunks=event.reply.chunks)
