@@ -39,7 +39,8 @@ async def main():
         await app.workers.wait_for_complete()
         await pilot.pause()
         chat = app.chat_screen
-        print(chat.connection, " ".join(m.ref for m in chat.models or ()))
+        availability = chat.availability
+        print(availability.connection, " ".join(m.ref for m in availability.models or ()))
 
 asyncio.run(main())
 """

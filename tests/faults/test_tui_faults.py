@@ -24,7 +24,7 @@ from tests.conftest import ClosedPort
 from tests.faults.conftest import PLANTED_ENV, Home, assert_no_planted
 from tests.faults.texts import MARKUP, MEGABYTE, STORY, TEXT
 from tests.servers.ollama import OllamaServer, Scripted
-from tests.tui.conftest import ManualClock, screen_lines, screen_text, send, settle, wait_for
+from tests.tui.conftest import ManualClock, screen_text, send, settle, toast_texts, unwrapped, wait_for
 
 SIZE = (120, 40)
 
@@ -61,34 +61,15 @@ async def wait_until_shown(pilot: Pilot, app: SalonApp, *texts: str) -> None:
         screen = " ".join(last[0].split())
         # A toast's lines share their screen rows with the chat under it: each toast is read in its own box, where a
         # long path (pytest-xdist's temporary folders are long) folds anywhere, even inside a word.
-        toasts = [_unwrapped(toast) for toast in toast_texts(app)]
+        toasts = [unwrapped(toast) for toast in toast_texts(app)]
         seen.update(text for text in texts
-                    if text in screen or any(_unwrapped(text) in toast for toast in toasts))
+                    if text in screen or any(unwrapped(text) in toast for toast in toasts))
         return len(seen) == len(texts)
 
     try:
         await wait_for(pilot, all_seen, timeout=120, what=f"each of {texts} on screen")
     except AssertionError as error:
         raise AssertionError(f"{error}; seen {sorted(seen)}; the screen last showed:\n{last[0]}") from None
-
-
-def toast_texts(app: SalonApp) -> list[str]:
-    """The text of each notification on screen, read from the screen inside the toast's own box."""
-    # Textual exports no public name for the toast widget; the query is by its type, in this one place.
-    from textual.widgets._toast import Toast
-
-    lines = screen_lines(app)
-    texts = []
-    for toast in app.screen.query(Toast):
-        box = toast.region
-        rows = lines[box.y:box.y + box.height]
-        texts.append("\n".join(row[box.x:box.x + box.width] for row in rows))
-    return texts
-
-
-def _unwrapped(text: str) -> str:
-    """Without line breaks, spaces or a box's edges: what a folded line reads as, wherever it folded."""
-    return "".join(text.translate({ord(c): " " for c in "│▌▕▏"}).split())
 
 
 def flat(app: SalonApp) -> str:

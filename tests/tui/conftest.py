@@ -128,6 +128,25 @@ def screen_text(app: SalonApp) -> str:
     return "\n".join(screen_lines(app))
 
 
+def toast_texts(app: SalonApp) -> list[str]:
+    """The text of each notification on screen, read from the screen inside the toast's own box."""
+    # Textual exports no public name for the toast widget; the query is by its type, in this one place.
+    from textual.widgets._toast import Toast
+
+    lines = screen_lines(app)
+    texts = []
+    for toast in app.screen.query(Toast):
+        box = toast.region
+        rows = lines[box.y:box.y + box.height]
+        texts.append("\n".join(row[box.x:box.x + box.width] for row in rows))
+    return texts
+
+
+def unwrapped(text: str) -> str:
+    """Without line breaks, spaces or a box's edges: what a folded line reads as, wherever it folded."""
+    return "".join(text.translate({ord(c): " " for c in "│▌▕▏"}).split())
+
+
 # -- the snapshot tests' fixed set-up -------------------------------------------------------------------------
 
 SNAPSHOT_SIZE = (110, 34)
