@@ -20,19 +20,6 @@ from pathlib import Path
 APP = Path(__file__).resolve().parents[1] / "app"
 PACKAGE = APP / "salon"
 
-# Cycles whose fix lies in files another branch is changing right now; each entry is one strongly connected set of
-# modules. TEMPORARY: empty it once those branches are merged (a listed cycle that is gone fails the test too).
-KNOWN_CYCLES_BEING_FIXED: frozenset[frozenset[str]] = frozenset({
-    frozenset({"salon.store.database", "salon.store.recorder"}),  # store/* ("messages")
-})
-
-# The same for cycles between packages: (the folder they are in, its units in the cycle).
-KNOWN_PACKAGE_CYCLES_BEING_FIXED: frozenset[tuple[str, frozenset[str]]] = frozenset({
-})
-
-# Store imports of providers, the run or config that another branch is removing right now (importer, imported).
-# TEMPORARY, like KNOWN_CYCLES_BEING_FIXED.
-KNOWN_STORE_IMPORTS_BEING_FIXED: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,19 +219,12 @@ def package_cycles() -> dict[tuple[str, frozenset[str]], str]:
 
 def test_no_import_cycle_between_modules() -> None:
     found = module_cycles()
-    unexpected = [text for component, text in found.items() if component not in KNOWN_CYCLES_BEING_FIXED]
-    gone = [sorted(component) for component in KNOWN_CYCLES_BEING_FIXED if component not in found]
-    assert unexpected == [], "import cycles:\n" + "\n".join(unexpected)
-    assert gone == [], f"fixed, so take them out of KNOWN_CYCLES_BEING_FIXED: {gone}"
+    assert list(found.values()) == [], "import cycles:\n" + "\n".join(found.values())
 
 
 def test_no_import_cycle_between_packages() -> None:
     found = package_cycles()
-    unexpected = [text for key, text in found.items() if key not in KNOWN_PACKAGE_CYCLES_BEING_FIXED]
-    gone = [(folder, sorted(units)) for folder, units in KNOWN_PACKAGE_CYCLES_BEING_FIXED
-            if (folder, units) not in found]
-    assert unexpected == [], "import cycles between packages:\n" + "\n".join(unexpected)
-    assert gone == [], f"fixed, so take them out of KNOWN_PACKAGE_CYCLES_BEING_FIXED: {gone}"
+    assert list(found.values()) == [], "import cycles between packages:\n" + "\n".join(found.values())
 
 
 def test_the_graph_sees_every_kind_of_import() -> None:
@@ -266,10 +246,7 @@ def test_the_store_stands_on_its_own() -> None:
     found = {(edge.source, edge.target): edge for name, edges in GRAPH.items()
              if name == "salon.store" or name.startswith("salon.store.")
              for edge in edges if edge.target.startswith(forbidden)}
-    unexpected = [str(edge) for key, edge in sorted(found.items()) if key not in KNOWN_STORE_IMPORTS_BEING_FIXED]
-    gone = sorted(KNOWN_STORE_IMPORTS_BEING_FIXED - found.keys())
-    assert unexpected == []
-    assert gone == [], f"fixed, so take them out of KNOWN_STORE_IMPORTS_BEING_FIXED: {gone}"
+    assert [str(edge) for _, edge in sorted(found.items())] == []
 
 
 def faces() -> list[Path]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from salon.events import (
     Event,
@@ -20,7 +20,22 @@ from salon.events import (
 )
 
 if TYPE_CHECKING:
-    from salon.store.database import Store
+    from salon.events import MessageStatus
+    from salon.messages import Message
+    from salon.reply import Reply
+
+
+class ReplyWriter(Protocol):
+    """What a recorder writes through (:class:`salon.store.database.Store`, which makes recorders: a protocol keeps
+    the two modules from importing each other)."""
+
+    def start_reply(self, conversation_id: str, message_id: str, *, agent_id: str, agent_name: str,
+                    model: str, created_at: float | None = None) -> None: ...
+    def checkpoint_reply(self, message_id: str, text: str, thinking: str) -> None: ...
+    def finish_reply(self, message_id: str, reply: Reply, status: MessageStatus, error: str | None = None) -> bool: ...
+    def message(self, message_id: str) -> Message: ...
+    def save_tool_calls(self, message_id: str, calls: Sequence[ToolCall]) -> None: ...
+
 
 CHECKPOINT_INTERVAL = 1.0  # seconds: at most this much streamed text is lost if the process is killed
 
@@ -54,7 +69,7 @@ class Recorder:
     whether to go on.
     """
 
-    def __init__(self, store: Store, conversation_id: str, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, store: ReplyWriter, conversation_id: str, clock: Callable[[], float] = time.monotonic,
                  interval: float = CHECKPOINT_INTERVAL) -> None:
         self.store = store
         self.conversation_id = conversation_id
@@ -123,7 +138,7 @@ class Recorder:
             self._save_calls(step.message_id, unfinished)
         self._steps.clear()
 
-    def move_to(self, store: Store) -> None:
+    def move_to(self, store: ReplyWriter) -> None:
         """Go on saving into ``store`` (the face's in-memory one, when the database failed), which holds this
         conversation as it was before the run: what the run has said so far is written there first."""
         from salon.store.errors import MessageNotFound
