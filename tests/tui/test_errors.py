@@ -136,7 +136,8 @@ async def test_a_database_that_cannot_open_leaves_the_chat_working_unsaved(serve
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(app, pilot)
         assert app.services.store is None
-        assert "History unavailable" in screen_text(app)
+        # The notice is raised after the first frame and drawn a frame later: waited for, not read at once.
+        await wait_for(pilot, lambda: "History unavailable" in screen_text(app), what="the history notice")
         assert "not saved" in str(app.chat_screen.status.render())
         await send(app, pilot, "hello")
         await settle(app, pilot)

@@ -176,10 +176,6 @@ class Store:
         found = self.conversations(limit=1)
         return found[0] if found else None
 
-    def conversation_count(self) -> int:
-        with self._read() as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM conversations").fetchone()[0])
-
     def rename_conversation(self, conversation_id: str, title: str) -> None:
         self._update_conversation(conversation_id, "title", self.redact(" ".join(title.split())))
 
