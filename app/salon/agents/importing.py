@@ -19,7 +19,7 @@ import tomli_w
 from salon import locations
 from salon.agents.hub import METADATA, PROGRAM, FolderAgent, compile_program, describe_folder, is_agent_folder
 from salon.errors import SalonError
-from salon.terminal import one_line
+from salon.terminal import is_terminal, one_line
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -109,7 +109,7 @@ def _import_program(folder: Path, agent: FolderAgent, shadowed: Path | None, *, 
                f"you chat with '{agent.id}'. Read it before you say yes.\nIt would copy {len(files)} file(s) to "
                f"{target}: {', '.join(str(f) for f in files)}")
     if not yes:
-        if not _is_terminal(stdin):
+        if not is_terminal(stdin):
             raise SalonError(f"{folder / PROGRAM} is a Python program; not copied without asking. Run this on a "
                              "terminal to be asked, or pass --yes if you have read it")
         print(warning, file=err)
@@ -185,8 +185,3 @@ def _write_private(path: Path, text: str) -> None:
         raise SalonError(f"{path}: cannot import: {exc.strerror or exc}") from exc
 
 
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
