@@ -117,7 +117,7 @@ class SalonApp(PreferencesMixin, App[int]):
 
     def after_first_frame(self) -> None:
         """Called by the chat screen once it has been drawn: now the slow work (database, Ollama host)."""
-        if self._quitting:  # closed as the first frame appeared (a closed terminal): the screens are going
+        if self.services.quitting:  # closed as the first frame appeared (a closed terminal): the screens are going
             return
         if self._open_store:
             self.open_store()
@@ -180,8 +180,6 @@ class SalonApp(PreferencesMixin, App[int]):
     # -- closing ---------------------------------------------------------------------------------------------
 
     _SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
-    _quitting = False
-    """Set as the app begins to close (a quit, a signal, a lost terminal): one ending, and nothing new starts."""
 
     def get_driver_class(self) -> type[Driver]:
         driver = super().get_driver_class()
@@ -204,8 +202,8 @@ class SalonApp(PreferencesMixin, App[int]):
                 loop.add_signal_handler(signum, self._signalled, signum)
 
     def _signalled(self, signum: int) -> None:
-        if not self._quitting:  # a closed terminal sends SIGHUP and fails a write: the first one ends the app
-            self._quitting = True
+        if not self.services.quitting:  # a closed terminal sends SIGHUP and fails a write: the first one ends it
+            self.services.quitting = True
             self.call_later(self.close_all, 128 + signum)
 
     def terminal_lost(self) -> None:
@@ -218,7 +216,7 @@ class SalonApp(PreferencesMixin, App[int]):
 
     async def close_all(self, code: int) -> None:
         """Stop every streaming reply (saved as interrupted, within :data:`QUIT_GRACE`) and exit with ``code``."""
-        self._quitting = self.services.quitting = True
+        self.services.quitting = True
         # Replies still streaming end as interrupted, with their text saved, before the app goes.
         try:
             chat = self.chat_screen

@@ -33,7 +33,8 @@ class Services:
     show_thinking: bool = False
     frame_interval: float = 1 / 12
     quitting: bool = False
-    """The app is closing: replies still end (and are saved) as interrupted, but nothing more is drawn."""
+    """Set as the app begins to close (a quit, a signal, a lost terminal): it ends once, nothing new starts, and
+    replies still end (and are saved) as interrupted, but nothing more is drawn."""
 
     def agent(self, agent_id: str) -> Agent:
         return self.session.agent(agent_id)
